@@ -1,0 +1,1 @@
+"""op_store's benchmark suite: ``python -m benchmarks [--quick] [--only NAME ...]``."""

@@ -1,0 +1,65 @@
+"""Shared measuring: alternate the cases of one comparison, take medians, print ratios.
+
+These machines are noisy, so a figure on its own means little: every comparison runs its cases
+interleaved in the same rounds, and the table reports medians and ratios between them.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from typing import TypedDict
+
+
+class Row(TypedDict, total=False):
+    group: str
+    name: str
+    value: float
+    unit: str
+    note: str
+
+
+def measure(cases: dict[str, Callable[[], object]], *, rounds: int = 7, block: int = 100) -> dict[str, float]:
+    """Seconds per call of each case: ``rounds`` rounds, each running every case ``block`` times in turn."""
+    samples: dict[str, list[float]] = {name: [] for name in cases}
+    for fn in cases.values():  # warm-up: caches, connections, JIT-free but import-heavy paths
+        fn()
+    for r in range(rounds):
+        order = list(cases.items())
+        if r % 2:
+            order.reverse()  # alternate the order so drift does not favour one case
+        for name, fn in order:
+            start = time.perf_counter()
+            for _ in range(block):
+                fn()
+            samples[name].append((time.perf_counter() - start) / block)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def timing_rows(group: str, medians: dict[str, float], *, baseline: str | None = None, note: str = "") -> list[Row]:
+    """Rows of per-call times (microseconds) and, with a baseline, each case's ratio to it."""
+    rows: list[Row] = [
+        {"group": group, "name": name, "value": seconds * 1e6, "unit": "us/op", "note": note}
+        for name, seconds in medians.items()
+    ]
+    if baseline is not None:
+        base = medians[baseline]
+        rows += [
+            {"group": group, "name": f"{name} / {baseline}", "value": seconds / base, "unit": "ratio"}
+            for name, seconds in medians.items()
+            if name != baseline
+        ]
+    return rows
+
+
+def format_table(rows: list[Row]) -> str:
+    lines = [f"{'group':<12} {'measurement':<58} {'value':>12}  {'unit':<8} note", "-" * 110]
+    for row in rows:
+        value = row.get("value", 0.0)
+        shown = f"{value:,.3f}" if abs(value) < 1000 else f"{value:,.0f}"
+        lines.append(
+            f"{row.get('group', ''):<12} {row.get('name', ''):<58} {shown:>12}  {row.get('unit', ''):<8} "
+            f"{row.get('note', '')}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,191 @@
+"""The ``OP_STORE`` settings dict: documented defaults, validation, import strings, live reload.
+
+Read settings through :data:`op_store_settings` (``op_store_settings.LEASE`` ...). Values are
+validated and normalised once (durations become ``timedelta``, import strings become objects) and
+re-read when a test changes ``OP_STORE`` with ``override_settings``. Unknown keys and wrong types
+raise ``ImproperlyConfigured`` naming the key, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.utils.module_loading import import_string
+
+STALE_POLICIES = ("indeterminate", "reexecute", "reexecute_if_transactional")
+
+#: Replies sealed by default: 2xx, and 4xx except the ones that say "try again" (408 409 425 429).
+DEFAULT_SEAL_STATUSES = frozenset(range(200, 300)) | (frozenset(range(400, 500)) - {408, 409, 425, 429})
+
+#: Response headers stored with a sealed HTTP reply (compared case-insensitively). Per-connection
+#: headers (Set-Cookie, Date, Content-Length, hop-by-hop) are never stored, whatever this says.
+DEFAULT_STORED_HEADERS = (
+    "Content-Type",
+    "Content-Language",
+    "Content-Disposition",
+    "Content-Encoding",
+    "Location",
+    "ETag",
+    "Last-Modified",
+    "Cache-Control",
+    "Vary",
+)
+
+DEFAULTS: dict[str, Any] = {
+    # Database alias for operations and schemas; None = ask the routers (db_for_write), then "default".
+    "DATABASE": None,
+    # How long an admission is owned before another request may see it as stale.
+    "LEASE": timedelta(seconds=60),
+    # What a stale admission (lease expired, never sealed) gets: one of STALE_POLICIES.
+    "STALE_POLICY": "indeterminate",
+    # Seconds a duplicate waits for an in-flight operation before 409; 0 = answer 409 at once.
+    "WAIT": 0.0,
+    # Which status codes are sealed: an iterable of ints, or a callable(status) -> bool, or its path.
+    "SEAL_STATUSES": DEFAULT_SEAL_STATUSES,
+    # Larger reply bodies are refused with a clear error (never silently dropped).
+    "MAX_RESPONSE_BYTES": 1024 * 1024,
+    # How long a sealed reply is kept before purge turns it into a tombstone.
+    "RETENTION": timedelta(hours=24),
+    # How long a tombstone (answers 410 Gone) is kept before purge deletes it.
+    "TOMBSTONE_RETENTION": timedelta(days=7),
+    # Rows per transaction in op_store_purge.
+    "PURGE_BATCH_SIZE": 1000,
+    # callable(request) -> str: who the key belongs to (a key never replays to another scope).
+    "SCOPE_RESOLVER": "op_store.lifecycle.scopes.default_scope",
+    # callable(request) -> bytes: what makes two requests "the same" for one key.
+    "FINGERPRINT": "op_store.lifecycle.fingerprints.default_fingerprint",
+    # Whether ExactlyOnceMiddleware answers 400 to unsafe requests that carry no key.
+    "REQUIRE_KEY": False,
+    "STORED_HEADERS": DEFAULT_STORED_HEADERS,
+    "API_PERMISSION_CLASSES": ("rest_framework.permissions.IsAdminUser",),
+    # The admin shows operations and schemas read-only unless this is False.
+    "ADMIN_READ_ONLY": True,
+}
+
+IMPORT_STRINGS = ("SCOPE_RESOLVER", "FINGERPRINT", "SEAL_STATUSES")
+
+
+def _duration(key: str, value: object) -> timedelta:
+    if isinstance(value, timedelta):
+        result = value
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        result = timedelta(seconds=value)
+    else:
+        raise ImproperlyConfigured(f"OP_STORE[{key!r}] must be a timedelta or seconds, got {value!r}")
+    if result <= timedelta(0):
+        raise ImproperlyConfigured(f"OP_STORE[{key!r}] must be positive, got {value!r}")
+    return result
+
+
+def _number(key: str, value: object, kind: type, minimum: float) -> Any:
+    if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int):
+        raise ImproperlyConfigured(f"OP_STORE[{key!r}] must be a {kind.__name__}, got {value!r}")
+    if value < minimum:
+        raise ImproperlyConfigured(f"OP_STORE[{key!r}] must be >= {minimum}, got {value!r}")
+    return kind(value)
+
+
+def _callable(key: str, value: object) -> Callable[..., Any]:
+    if isinstance(value, str):
+        try:
+            value = import_string(value)
+        except ImportError as exc:
+            raise ImproperlyConfigured(f"OP_STORE[{key!r}]: cannot import {value!r}: {exc}") from exc
+    if not callable(value):
+        raise ImproperlyConfigured(f"OP_STORE[{key!r}] must be callable or an import string, got {value!r}")
+    return value
+
+
+def _seal_statuses(value: object) -> Callable[[int], bool]:
+    """Normalise SEAL_STATUSES to a predicate ``status -> bool``."""
+    if isinstance(value, str) or callable(value):
+        return _callable("SEAL_STATUSES", value)
+    if isinstance(value, Iterable):
+        statuses = frozenset(value)
+        if not all(isinstance(s, int) and 100 <= s <= 599 for s in statuses):
+            raise ImproperlyConfigured("OP_STORE['SEAL_STATUSES'] must hold HTTP status codes (100..599)")
+        return statuses.__contains__
+    raise ImproperlyConfigured(f"OP_STORE['SEAL_STATUSES'] must be status codes or a callable, got {value!r}")
+
+
+def _strings(key: str, value: object) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, Iterable) or not all(isinstance(v, str) for v in value):
+        raise ImproperlyConfigured(f"OP_STORE[{key!r}] must be a list of strings, got {value!r}")
+    return tuple(value)
+
+
+def validate(user: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``user`` over :data:`DEFAULTS`, check every key and normalise the values."""
+    if not isinstance(user, dict):
+        raise ImproperlyConfigured(f"OP_STORE must be a dict, got {type(user).__name__}")
+    unknown = sorted(set(user) - set(DEFAULTS))
+    if unknown:
+        raise ImproperlyConfigured(f"OP_STORE has unknown keys {unknown}; known keys: {sorted(DEFAULTS)}")
+    raw = {**DEFAULTS, **user}
+    out: dict[str, Any] = {}
+    db = raw["DATABASE"]
+    if db is not None and not isinstance(db, str):
+        raise ImproperlyConfigured(f"OP_STORE['DATABASE'] must be a database alias or None, got {db!r}")
+    out["DATABASE"] = db
+    for key in ("LEASE", "RETENTION", "TOMBSTONE_RETENTION"):
+        out[key] = _duration(key, raw[key])
+    if raw["STALE_POLICY"] not in STALE_POLICIES:
+        raise ImproperlyConfigured(f"OP_STORE['STALE_POLICY'] must be one of {STALE_POLICIES}, got {raw['STALE_POLICY']!r}")
+    out["STALE_POLICY"] = raw["STALE_POLICY"]
+    out["WAIT"] = _number("WAIT", raw["WAIT"], float, 0)
+    out["MAX_RESPONSE_BYTES"] = _number("MAX_RESPONSE_BYTES", raw["MAX_RESPONSE_BYTES"], int, 0)
+    out["PURGE_BATCH_SIZE"] = _number("PURGE_BATCH_SIZE", raw["PURGE_BATCH_SIZE"], int, 1)
+    out["SEAL_STATUSES"] = _seal_statuses(raw["SEAL_STATUSES"])
+    for key in ("REQUIRE_KEY", "ADMIN_READ_ONLY"):
+        if not isinstance(raw[key], bool):
+            raise ImproperlyConfigured(f"OP_STORE[{key!r}] must be True or False, got {raw[key]!r}")
+        out[key] = raw[key]
+    out["STORED_HEADERS"] = frozenset(h.lower() for h in _strings("STORED_HEADERS", raw["STORED_HEADERS"]))
+    out["API_PERMISSION_CLASSES"] = _strings("API_PERMISSION_CLASSES", raw["API_PERMISSION_CLASSES"])
+    # Import strings are resolved on first use (they may import modules that need the app registry).
+    out["SCOPE_RESOLVER"] = raw["SCOPE_RESOLVER"]
+    out["FINGERPRINT"] = raw["FINGERPRINT"]
+    return out
+
+
+class OpStoreSettings:
+    """Attribute access to the validated ``OP_STORE`` dict, cached until the setting changes."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, Any] | None = None
+
+    def _load(self) -> dict[str, Any]:
+        if self._values is None:
+            from django.conf import settings
+
+            self._values = validate(getattr(settings, "OP_STORE", {}) or {})
+        return self._values
+
+    def __getattr__(self, key: str) -> Any:
+        if key.startswith("_"):
+            raise AttributeError(key)
+        values = self._load()
+        if key not in values:
+            raise AttributeError(f"OP_STORE has no setting {key!r}")
+        value = values[key]
+        if key in ("SCOPE_RESOLVER", "FINGERPRINT") and not callable(value):
+            value = values[key] = _callable(key, value)
+        return value
+
+    def reload(self) -> None:
+        self._values = None
+
+
+op_store_settings = OpStoreSettings()
+
+
+def _reload(*, setting: str, **kwargs: Any) -> None:
+    if setting in ("OP_STORE", "DATABASES", "DATABASE_ROUTERS"):
+        op_store_settings.reload()
+
+
+setting_changed.connect(_reload)
