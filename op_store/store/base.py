@@ -143,12 +143,14 @@ class LeasedOperationStore(OperationStore):
         fingerprint: bytes | None = None,
         lease: timedelta = DEFAULT_LEASE,
         method: str = "",
+        key: str = "",
         transactional: bool = False,
     ) -> Admission:
         """Admit atomically, or report sealed / in flight / stale / conflict / expired.
 
         The fingerprint is compared on every outcome but ``ADMITTED``; an admission commits on
-        its own before this returns, visible to every other connection.
+        its own before this returns, visible to every other connection. ``method`` and ``key``
+        (the client's Idempotency-Key text, if any) are recorded for inspection only.
         """
 
     @abc.abstractmethod
