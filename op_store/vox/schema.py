@@ -46,6 +46,11 @@ class PrimitiveType(enum.Enum):
 
 # --- type references -------------------------------------------------------------------------
 
+# Inside ``TypeRef`` the names ``Concrete``/``Var`` are the class attributes below, so the factory
+# methods' return types spell the classes through these aliases.
+_ConcreteT: TypeAlias = "Concrete"
+_VarT: TypeAlias = "Var"
+
 
 class TypeRef:
     """A reference to a type: :class:`Concrete` (a schema id plus generic args) or :class:`Var`.
@@ -59,11 +64,11 @@ class TypeRef:
     Var: ClassVar[type[Var]]
 
     @staticmethod
-    def concrete(type_id: int, args: Iterable[TypeRef] = ()) -> Concrete:
+    def concrete(type_id: int, args: Iterable[TypeRef] = ()) -> _ConcreteT:
         return Concrete(type_id, tuple(args))
 
     @staticmethod
-    def var(name: str) -> Var:
+    def var(name: str) -> _VarT:
         return Var(name)
 
     def collect_ids(self) -> list[int]:
