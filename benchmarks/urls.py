@@ -2,4 +2,6 @@
 
 from django.urls import URLPattern
 
-urlpatterns: list[URLPattern] = []
+from benchmarks.requests import urlpatterns as request_patterns
+
+urlpatterns: list[URLPattern] = [*request_patterns]

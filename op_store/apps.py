@@ -7,4 +7,6 @@ class OpStoreConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401  (registers the system checks)
+        # Importing registers the system checks.
+        from . import checks  # noqa: F401
+        from .lifecycle import checks as lifecycle_checks  # noqa: F401

@@ -1,0 +1,244 @@
+"""``@exactly_once``: exactly-once delivery for one view (DESIGN §6).
+
+Works on function views, sync and async; on class-based views (decorate the class, its
+``dispatch`` with ``method_decorator``, or a handler method directly); and on DRF views (``@api_view``
+functions, ``APIView`` classes, handler and viewset action methods). See :func:`exactly_once`.
+
+DRF authenticates inside ``APIView.dispatch``. Around a whole DRF view (``@api_view``, ``as_view()``,
+``dispatch``) the scope therefore comes from Django's authentication (sessions); for token or JWT
+authentication put the decorator on the handler method (``post``, ``create``...), where
+``request.user`` is DRF's. There the decorator also turns DRF exceptions into DRF's error replies and
+finalizes the response before sealing, as ``dispatch`` would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+from typing import Any, TypeVar, overload
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
+from django.utils.decorators import method_decorator
+
+from op_store.lifecycle import engine
+from op_store.lifecycle.policy import Fingerprint, Options, ScopeResolver, StoreFactory
+
+V = TypeVar("V", bound=Callable[..., Any])
+
+#: The attribute that marks a view (function, dispatch or handler) as handled by ``exactly_once``.
+MARKER = "op_store_exactly_once"
+
+
+def _is_request(obj: object) -> bool:
+    if isinstance(obj, HttpRequest):
+        return True
+    inner = getattr(obj, "_request", None)
+    return isinstance(inner, HttpRequest)  # a DRF Request
+
+
+def _is_drf_request(obj: object) -> bool:
+    return not isinstance(obj, HttpRequest) and isinstance(getattr(obj, "_request", None), HttpRequest)
+
+
+def _in_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _is_async_dispatch(view: Callable[..., Any]) -> bool:
+    """A bound method (as ``method_decorator`` passes it) of an async class-based view."""
+    owner = getattr(getattr(view, "func", view), "__self__", None)
+    return owner is not None and bool(getattr(type(owner), "view_is_async", False))
+
+
+def _split(args: tuple[Any, ...]) -> Any:
+    """The request among a view's positional arguments: first (a function) or second (a method)."""
+    if args and _is_request(args[0]):
+        return args[0]
+    if len(args) > 1 and _is_request(args[1]):
+        return args[1]
+    raise TypeError("exactly_once: the decorated callable was not called with a request (is it a view?)")
+
+
+def _view_call(
+    view: Callable[..., Any], request: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> engine.SyncView:
+    """A zero-argument call of the view.
+
+    Inside a DRF view (the request is a DRF ``Request``: the decorator sits on a handler method), the
+    call also does what ``APIView.dispatch`` would do next, so the reply can be sealed as the client
+    will see it: exceptions become DRF's error responses and the response is finalized (renderer
+    chosen) before it is rendered.
+    """
+    if not _is_drf_request(request):
+        return lambda: view(*args, **kwargs)
+    drf_view = (getattr(request, "parser_context", None) or {}).get("view")
+
+    def call() -> Any:
+        try:
+            response = view(*args, **kwargs)
+        except Exception as exc:
+            if drf_view is None:
+                raise
+            response = drf_view.handle_exception(exc)
+        if drf_view is not None and isinstance(response, HttpResponseBase):
+            response = drf_view.finalize_response(request, response, *drf_view.args, **drf_view.kwargs)
+        return response
+
+    return call
+
+
+@overload
+def exactly_once(view: V, /) -> V: ...
+
+
+@overload
+def exactly_once(
+    view: None = None,
+    /,
+    *,
+    required: bool | None = None,
+    scope: ScopeResolver | str | None = None,
+    fingerprint: Fingerprint | str | None = None,
+    seal: Iterable[int] | Callable[[int], bool] | str | None = None,
+    stale: str | None = None,
+    wait: float | timedelta | None = None,
+    lease: float | timedelta | None = None,
+    atomic: bool = False,
+    store: StoreFactory | None = None,
+) -> Callable[[V], V]: ...
+
+
+def exactly_once(
+    view: Any = None,
+    /,
+    *,
+    required: bool | None = None,
+    scope: ScopeResolver | str | None = None,
+    fingerprint: Fingerprint | str | None = None,
+    seal: Iterable[int] | Callable[[int], bool] | str | None = None,
+    stale: str | None = None,
+    wait: float | timedelta | None = None,
+    lease: float | timedelta | None = None,
+    atomic: bool = False,
+    store: StoreFactory | None = None,
+) -> Any:
+    """Give a view exactly-once delivery for requests that carry ``Idempotency-Key`` or ``Vox-Operation-Id``.
+
+    Every option defaults to its ``OP_STORE`` setting:
+
+    - ``required``: answer 400 ``missing-key`` to unsafe requests without a key (``REQUIRE_KEY``).
+    - ``scope``: ``callable(request) -> str``, whose keys these are (``SCOPE_RESOLVER``).
+    - ``fingerprint``: ``callable(request) -> bytes``, what must match on a retry (``FINGERPRINT``).
+    - ``seal``: status codes, or ``callable(status) -> bool``, of the replies to seal (``SEAL_STATUSES``);
+      any other reply releases the key so a retry runs again.
+    - ``stale``: ``"indeterminate"``, ``"reexecute"`` or ``"reexecute_if_transactional"`` (``STALE_POLICY``).
+    - ``wait``: seconds a duplicate waits for the running original before 409 (``WAIT``).
+    - ``lease``: seconds (or timedelta) the admission is owned before it counts as stale (``LEASE``).
+    - ``atomic``: run the view in a transaction on the store's database and seal inside it, so its
+      writes and its sealed reply commit together (sync views only; ``ATOMIC_REQUESTS`` on that
+      database does the same).
+    - ``store``: ``callable(scope) -> LeasedOperationStore`` (default: ``DjangoOperationStore(scope)``).
+
+    Use as ``@exactly_once`` or ``@exactly_once(...)`` on a view function, a view class (its
+    ``dispatch`` is wrapped), or a handler method (``def post(self, request)``, DRF actions too; for
+    DRF views this is the place that sees DRF's authentication).
+    """
+    options = Options.build(
+        required=required,
+        scope=scope,
+        fingerprint=fingerprint,
+        seal=seal,
+        stale=stale,
+        wait=wait,
+        lease=lease,
+        atomic=atomic,
+        store=store,
+    )
+
+    def decorate(target: Any) -> Any:
+        if isinstance(target, type):
+            return method_decorator(decorate, name="dispatch")(target)
+        return _wrap(target, options)
+
+    return decorate(view) if view is not None else decorate
+
+
+def _atomic_aliases(request: Any) -> list[str]:
+    """The ``ATOMIC_REQUESTS`` transactions this call must open itself.
+
+    Django skips them for a view marked with :class:`~op_store.lifecycle.engine.AllAliases` (the
+    resolved callback is ours, directly or through ``as_view()``), so the lifecycle opens them, after
+    the admission. When the resolved callback is not marked (a decorated handler method), Django has
+    already opened them; with no resolver match (a view called directly) nobody does.
+    """
+    func = getattr(getattr(request, "resolver_match", None), "func", None)
+    marked = getattr(func, "_non_atomic_requests", None)
+    if not isinstance(marked, engine.AllAliases):
+        return []
+    return engine.atomic_request_aliases(marked)
+
+
+def _wrap(view: Callable[..., Any], options: Options) -> Callable[..., Any]:
+    non_atomic = engine.AllAliases(getattr(view, "_non_atomic_requests", ()))
+    wrapper: Any
+    if iscoroutinefunction(view):
+        if options.atomic:
+            raise ImproperlyConfigured(
+                f"exactly_once(atomic=True) cannot wrap the async view {view!r}: Django transactions do not "
+                "span awaits. Make the view synchronous, or drop atomic=True."
+            )
+
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            request = _split(args)
+            return await engine.ahandle(request, lambda: view(*args, **kwargs), options, _atomic_aliases(request))
+
+        wrapper = async_wrapper
+    else:
+
+        def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
+            request = _split(args)
+            call = _view_call(view, request, args, kwargs)
+            if _in_event_loop() or _is_async_dispatch(view):
+                # The dispatch of an async class-based view: its result is a coroutine, and the store
+                # must not be called from the event loop.
+                if options.atomic:
+                    raise ImproperlyConfigured("exactly_once(atomic=True) cannot wrap an async view")
+                return engine.ahandle(request, engine.awaiting(call), options, _atomic_aliases(request))
+            return engine.handle(request, call, options, _atomic_aliases(request))
+
+        wrapper = sync_wrapper
+    functools.update_wrapper(wrapper, view)
+    wrapper._non_atomic_requests = non_atomic
+    setattr(wrapper, MARKER, options)
+    if iscoroutinefunction(view):
+        markcoroutinefunction(wrapper)
+    return wrapper
+
+
+def is_exactly_once(view: object) -> bool:
+    """Whether ``view`` (a view function, an ``as_view()`` result or a view class) already applies exactly_once.
+
+    Looks at the function itself, its class's ``dispatch`` (copied onto ``as_view()`` results by
+    Django) and the class's handler methods (a decorator on ``post`` of a DRF view).
+    """
+    if getattr(view, MARKER, None) is not None:
+        return True
+    cls = getattr(view, "view_class", None) or getattr(view, "cls", None) or (view if isinstance(view, type) else None)
+    if cls is None:
+        return False
+    for name in dir(cls):
+        if name.startswith("_"):
+            continue
+        attr = getattr(cls, name, None)
+        if callable(attr) and getattr(attr, MARKER, None) is not None:
+            return True
+    return False
