@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .harness import Row, format_table
 
-SUITES = ("codec", "store", "requests")
+SUITES = ("codec", "store", "requests", "rpc")
 
 
 def main(argv: list[str] | None = None) -> int:

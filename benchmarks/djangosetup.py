@@ -54,7 +54,11 @@ def setup(*, postgres: bool = True, extra_apps: tuple[str, ...] = ()) -> list[st
     }
     aliases = ["sqlite"]
     if postgres and _prepare_postgres("op_store_bench"):
-        databases["postgres"] = {"ENGINE": "django.db.backends.postgresql", "NAME": "op_store_bench", **_postgres_params()}
+        databases["postgres"] = {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": "op_store_bench",
+            **_postgres_params(),
+        }
         aliases.append("postgres")
     databases["sqlite"] = databases["default"]
     settings.configure(

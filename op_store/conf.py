@@ -134,7 +134,9 @@ def validate(user: dict[str, Any]) -> dict[str, Any]:
     for key in ("LEASE", "RETENTION", "TOMBSTONE_RETENTION"):
         out[key] = _duration(key, raw[key])
     if raw["STALE_POLICY"] not in STALE_POLICIES:
-        raise ImproperlyConfigured(f"OP_STORE['STALE_POLICY'] must be one of {STALE_POLICIES}, got {raw['STALE_POLICY']!r}")
+        raise ImproperlyConfigured(
+            f"OP_STORE['STALE_POLICY'] must be one of {STALE_POLICIES}, got {raw['STALE_POLICY']!r}"
+        )
     out["STALE_POLICY"] = raw["STALE_POLICY"]
     out["WAIT"] = _number("WAIT", raw["WAIT"], float, 0)
     out["MAX_RESPONSE_BYTES"] = _number("MAX_RESPONSE_BYTES", raw["MAX_RESPONSE_BYTES"], int, 0)

@@ -7,6 +7,12 @@ class Counter(models.Model):
     name = models.CharField(max_length=100, unique=True)
     value = models.IntegerField(default=0)
 
+    def __str__(self) -> str:
+        return f"{self.name}={self.value}"
+
 
 class Row(models.Model):
     key = models.CharField(max_length=100)
+
+    def __str__(self) -> str:
+        return self.key

@@ -1,0 +1,165 @@
+"""``RpcSite``: a registry of services and the urlconf that serves them.
+
+::
+
+    site = RpcSite([Ledger])                      # or: site.register(Ledger), also as a decorator
+    urlpatterns = [path("rpc/", include(site.urls))]
+
+gives ``POST rpc/<service>/<method>`` (names as declared or kebab-cased: ``rpc/ledger/open-account``
+and ``rpc/Ledger/open_account`` are the same method), ``GET rpc/_schemas/<16 hex>/`` (a schema by
+hash, for clients that meet an unknown root type) and ``GET rpc/`` (the services, method ids and
+TypeRefs). ``op_store.rpc.urls(services=[...])`` is the one-line form.
+
+Options default to the ``OP_STORE`` settings, read on every request (so ``override_settings``
+applies): ``scope`` (``SCOPE_RESOLVER``: whose operation ids these are; by default the user or the
+session, and anonymous calls with an operation id are refused with 403), ``lease`` (``LEASE``),
+``wait`` (``WAIT``: seconds a duplicate polls a running call before 409), ``stale``
+(``STALE_POLICY``), and ``store`` (``callable(scope) -> LeasedOperationStore``; default the ORM
+store). ``require_operation_id=True`` answers 400 to non-idempotent calls without one; by default
+such calls just run, untracked, as vox runs calls that carry no operation id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest
+from django.urls import URLPattern, path, re_path
+from django.views.decorators.csrf import csrf_exempt
+
+from op_store.conf import op_store_settings
+from op_store.decorators import MARKER
+from op_store.lifecycle import engine
+from op_store.lifecycle.policy import Options
+from op_store.vox import Err, Schema, SchemaRegistry, codec_for, kebab, schema_for
+
+from . import views
+from .calls import Reply, RpcPolicy, ScopeResolver, StoreFactory
+from .errors import VoxError
+from .service import UNKNOWN_METHOD_REPLY, MethodSpec, ServiceSpec, describe
+from .wire import SCHEMAS_SEGMENT
+
+C = TypeVar("C", bound=type)
+
+
+class RpcSite:
+    """Services served under one URL prefix, with one set of exactly-once options."""
+
+    def __init__(
+        self,
+        services: Iterable[type] = (),
+        *,
+        name: str = "op_store_rpc",
+        store: StoreFactory | None = None,
+        scope: ScopeResolver | str | None = None,
+        lease: float | timedelta | None = None,
+        wait: float | timedelta | None = None,
+        stale: str | None = None,
+        require_operation_id: bool = False,
+    ) -> None:
+        try:
+            self.options = Options.build(scope=scope, lease=lease, wait=wait, stale=stale, store=store)
+        except ImproperlyConfigured as exc:
+            raise ImproperlyConfigured(f"RpcSite options: {exc}") from exc
+        if not isinstance(require_operation_id, bool):
+            raise ImproperlyConfigured(
+                f"RpcSite(require_operation_id=...) must be True or False, got {require_operation_id!r}"
+            )
+        self.name = name
+        self.require_operation_id = require_operation_id
+        self._services: dict[str, ServiceSpec] = {}
+        unknown_root, unknown_registry = schema_for(UNKNOWN_METHOD_REPLY)
+        self.registry = SchemaRegistry(unknown_registry.values())
+        self._unknown = Reply(
+            codec_for(UNKNOWN_METHOD_REPLY).encode(Err(VoxError.UnknownMethod())), unknown_root, None, unknown_registry
+        )
+        for service in services:
+            self.register(service)
+
+    def __repr__(self) -> str:
+        return f"<RpcSite {self.name!r}: {', '.join(self._services) or 'no services'}>"
+
+    def register(self, service: C) -> C:
+        """Serve ``service`` (a class; see :mod:`op_store.rpc.service`); returns it, so it works as a decorator."""
+        spec = describe(service)
+        known = self._services.get(spec.wire_name)
+        if known is not None and known.cls is not service:
+            raise ImproperlyConfigured(
+                f"RpcSite {self.name!r}: services {known.cls.__qualname__} and {service.__qualname__} are both "
+                f"named {spec.wire_name!r}"
+            )
+        self._services[spec.wire_name] = spec
+        for method in spec.methods.values():
+            self.registry.update(method.registry)
+        return service
+
+    def services(self) -> list[ServiceSpec]:
+        return list(self._services.values())
+
+    def lookup(self, service: str, method: str) -> MethodSpec | None:
+        """A method by service and method name (any case style), None if this site has no such method."""
+        spec = self._services.get(kebab(service))
+        return spec.method(method) if spec is not None else None
+
+    def unknown_method_reply(self) -> Reply:
+        """``Err(UnknownMethod)`` as vox sends it: ``Result<(), VoxError<Infallible>>``."""
+        return self._unknown
+
+    def policy(self) -> RpcPolicy:
+        """The options with ``OP_STORE`` filling the gaps (read on every call, so setting changes apply)."""
+        s, o = op_store_settings, self.options
+        return RpcPolicy(
+            store=o.store or engine.default_store,
+            scope=o.scope or s.SCOPE_RESOLVER,
+            lease=o.lease or s.LEASE,
+            wait=s.WAIT if o.wait is None else o.wait,
+            stale=o.stale or s.STALE_POLICY,
+            require_operation_id=self.require_operation_id,
+            max_response_bytes=s.MAX_RESPONSE_BYTES,
+        )
+
+    def get_schema(self, schema_id: int) -> Schema | None:
+        """A schema of this site's methods, else one the store holds (replies sealed under older types)."""
+        schema = self.registry.get_schema(schema_id)
+        if schema is None:
+            schema = self.policy().store("").schema_source().get_schema(schema_id)
+        return schema
+
+    def views(self) -> dict[str, Callable[..., Any]]:
+        """The three views bound to this site (what :attr:`urls` routes to)."""
+
+        def call(request: HttpRequest, service: str, method: str) -> Any:
+            return views.call_view(self, request, service, method)
+
+        def schema(request: HttpRequest, schema_hash: str) -> Any:
+            return views.schema_view(self, request, schema_hash)
+
+        def index(request: HttpRequest) -> Any:
+            return views.index_view(self, request)
+
+        call = csrf_exempt(call)
+        # The view runs its own exactly-once flow: ExactlyOnceMiddleware must leave it alone, and Django must
+        # not wrap it in ATOMIC_REQUESTS transactions (they would enclose the admission; calls.py opens them).
+        setattr(call, MARKER, self)
+        call._non_atomic_requests = engine.AllAliases()  # type: ignore[attr-defined]
+        return {"call": call, "schema": schema, "index": index}
+
+    @property
+    def urls(self) -> tuple[list[URLPattern], str]:
+        """``(patterns, app_name)`` for ``include()``; the app name (and default namespace) is the site's name."""
+        v = self.views()
+        patterns = [
+            path("", v["index"], name="index"),
+            re_path(rf"^{SCHEMAS_SEGMENT}/(?P<schema_hash>[0-9a-fA-F]{{16}})/$", v["schema"], name="schema"),
+            re_path(rf"^{SCHEMAS_SEGMENT}/(?P<schema_hash>[0-9a-fA-F]{{16}})$", v["schema"]),
+            re_path(r"^(?P<service>[^/]+)/(?P<method>[^/]+)/?$", v["call"], name="call"),
+        ]
+        return patterns, self.name
+
+
+def urls(services: Iterable[type], **options: Any) -> tuple[list[URLPattern], str]:
+    """``RpcSite(services, **options).urls``: ``path("rpc/", include(op_store.rpc.urls([Ledger])))``."""
+    return RpcSite(services, **options).urls
