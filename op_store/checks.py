@@ -1,1 +1,157 @@
-"""System checks (ids ``op_store.E0xx`` for errors, ``op_store.W0xx`` for warnings)."""
+"""System checks (ids ``op_store.E0xx`` for errors, ``op_store.W0xx`` for warnings).
+
+- ``op_store.E001`` the ``OP_STORE`` setting is invalid (unknown key, wrong type...).
+- ``op_store.E002`` the store's database alias (``OP_STORE["DATABASE"]`` or the routers' answer) is
+  not in ``DATABASES``.
+- ``op_store.E003`` an import string (``SCOPE_RESOLVER``, ``FINGERPRINT``) cannot be imported.
+- ``op_store.W001`` admissions cannot commit apart from the request transaction: SQLite with a
+  private in-memory database under ``ATOMIC_REQUESTS`` (another connection would see another,
+  empty database).
+- ``op_store.W002`` the same, for SQLite with ``transaction_mode`` IMMEDIATE or EXCLUSIVE under
+  ``ATOMIC_REQUESTS`` (the request holds the write lock from BEGIN).
+- ``op_store.W003`` (database check) the same, for an SQLite file that is not in WAL mode.
+- ``op_store.W004`` the routers do not allow op_store's tables on the store's database.
+
+Where W001-W003 apply the store admits inside the request transaction instead (see
+:mod:`op_store.store.orm`): exactly once still holds, but duplicates wait rather than see the
+operation in flight.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.core.exceptions import ImproperlyConfigured
+
+from .conf import validate
+
+_SEE = "See the OP_STORE defaults in op_store.conf.DEFAULTS."
+
+
+def _validated() -> tuple[dict[str, Any] | None, list[CheckMessage]]:
+    try:
+        return validate(getattr(settings, "OP_STORE", {}) or {}), []
+    except ImproperlyConfigured as exc:
+        return None, [Error(f"Invalid OP_STORE setting: {exc}", hint=_SEE, id="op_store.E001")]
+
+
+def _store_alias(values: dict[str, Any]) -> str:
+    from django.db import DEFAULT_DB_ALIAS, router
+
+    from .models import Operation
+
+    return values["DATABASE"] or router.db_for_write(Operation) or DEFAULT_DB_ALIAS
+
+
+@register("op_store")
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    values, errors = _validated()
+    if values is None:
+        return errors
+    alias = _store_alias(values)
+    if alias not in settings.DATABASES:
+        how = "OP_STORE['DATABASE']" if values["DATABASE"] else "the database routers"
+        errors.append(
+            Error(
+                f"op_store's database alias {alias!r} (from {how}) is not in DATABASES.",
+                hint=f"Use one of {sorted(settings.DATABASES)}, or leave OP_STORE['DATABASE'] unset.",
+                id="op_store.E002",
+            )
+        )
+    from .conf import _callable
+
+    for key in ("SCOPE_RESOLVER", "FINGERPRINT"):
+        try:
+            _callable(key, values[key])
+        except ImproperlyConfigured as exc:
+            errors.append(Error(str(exc), hint="Give a dotted path to a callable or the callable.", id="op_store.E003"))
+    return errors
+
+
+def _atomic_sqlite(alias: str) -> dict[str, Any] | None:
+    """The settings of ``alias`` when it is SQLite under ATOMIC_REQUESTS, else None."""
+    config = settings.DATABASES.get(alias) or {}
+    if not config.get("ATOMIC_REQUESTS") or "sqlite3" not in str(config.get("ENGINE", "")):
+        return None
+    return config
+
+
+def _in_memory(name: str) -> bool:
+    return name == ":memory:" or "mode=memory" in name
+
+
+@register("op_store")
+def check_admission_isolation(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    values, _ = _validated()
+    if values is None:
+        return []
+    alias = _store_alias(values)
+    if alias not in settings.DATABASES:
+        return []
+    messages: list[CheckMessage] = []
+    config = _atomic_sqlite(alias)
+    if config is not None:
+        name = str(config.get("NAME") or ":memory:")
+        mode = str((config.get("OPTIONS") or {}).get("transaction_mode") or "").upper()
+        if _in_memory(name) and "cache=shared" not in name:
+            messages.append(
+                Warning(
+                    f"Database {alias!r} is a private in-memory SQLite database under ATOMIC_REQUESTS: "
+                    "op_store cannot commit admissions apart from the request transaction.",
+                    hint="Use a file (in WAL mode) or PostgreSQL; duplicates will wait instead of seeing 409.",
+                    id="op_store.W001",
+                )
+            )
+        elif mode in ("IMMEDIATE", "EXCLUSIVE"):
+            messages.append(
+                Warning(
+                    f"Database {alias!r} is SQLite with transaction_mode {mode} under ATOMIC_REQUESTS: the request "
+                    "holds the write lock, so op_store admits inside the request transaction.",
+                    hint="Drop transaction_mode (DEFERRED) for op_store's database, or turn ATOMIC_REQUESTS off.",
+                    id="op_store.W002",
+                )
+            )
+    from django.db import router
+
+    from .models import Operation
+
+    if not router.allow_migrate_model(alias, Operation):
+        messages.append(
+            Warning(
+                f"The database routers do not allow op_store's tables on {alias!r}, where the store writes them.",
+                hint="Let allow_migrate() accept app 'op_store' on that alias, or set OP_STORE['DATABASE'].",
+                id="op_store.W004",
+            )
+        )
+    return messages
+
+
+@register(Tags.database)
+def check_sqlite_journal_mode(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    values, _ = _validated()
+    if values is None or not databases:
+        return []
+    alias = _store_alias(values)
+    if alias not in databases or alias not in settings.DATABASES:
+        return []
+    config = _atomic_sqlite(alias)
+    if config is None or _in_memory(str(config.get("NAME") or ":memory:")):
+        return []
+    from django.db import connections
+
+    with connections[alias].cursor() as cursor:
+        cursor.execute("PRAGMA journal_mode")
+        row = cursor.fetchone()
+    journal = str(row[0] if row else "").lower()
+    if journal == "wal":
+        return []
+    return [
+        Warning(
+            f"Database {alias!r} is an SQLite file in journal_mode {journal!r} under ATOMIC_REQUESTS: a request's "
+            "reads would block a separate admission, so op_store admits inside the request transaction.",
+            hint="Use WAL: OPTIONS={'init_command': 'PRAGMA journal_mode=WAL;'} (or run the PRAGMA once).",
+            id="op_store.W003",
+        )
+    ]

@@ -1,0 +1,62 @@
+"""Operation stores: the contract, the in-memory store, and (imported lazily) the ORM store.
+
+``import op_store.store`` and ``op_store.store.memory`` never import Django, so the contract and the
+in-memory store work without settings. ``DjangoOperationStore`` (and the maintenance functions of
+:mod:`op_store.store.orm`) load Django's models on first access.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .base import (
+    DEFAULT_LEASE,
+    Admission,
+    AdmissionOutcome,
+    LeasedOperationStore,
+    MissingSchemaError,
+    OperationState,
+    OperationStore,
+    OwnershipLostError,
+    SealedResponse,
+    StoreError,
+)
+from .common import PurgeResult
+from .memory import InMemoryOperationStore
+
+if TYPE_CHECKING:
+    from .orm import DatabaseSchemaSource, DjangoOperationStore, purge, release_stale, stats
+
+__all__ = [
+    "DEFAULT_LEASE",
+    "Admission",
+    "AdmissionOutcome",
+    "DatabaseSchemaSource",
+    "DjangoOperationStore",
+    "InMemoryOperationStore",
+    "LeasedOperationStore",
+    "MissingSchemaError",
+    "OperationState",
+    "OperationStore",
+    "OwnershipLostError",
+    "PurgeResult",
+    "SealedResponse",
+    "StoreError",
+    "purge",
+    "release_stale",
+    "stats",
+]
+
+_LAZY = {"DjangoOperationStore", "DatabaseSchemaSource", "purge", "release_stale", "stats"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from . import orm
+
+        return getattr(orm, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _LAZY)

@@ -1,0 +1,167 @@
+"""What both stores share: input checks, the schema-closure walk, owner tokens, purge results.
+
+No Django import here (the in-memory store uses it). Every check raises before anything is
+written, so bad input never leaves a half-written operation behind.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Container
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import blake3
+
+from op_store.vox.ids import check_u64
+from op_store.vox.schema import Concrete, Schema, SchemaSource, TypeRef
+
+from .base import MissingSchemaError
+
+__all__ = [
+    "FINGERPRINT_SIZE",
+    "PurgeResult",
+    "check_operation_id",
+    "check_registry",
+    "check_root_type",
+    "check_status_code",
+    "coerce_response",
+    "fingerprint_digest",
+    "new_token",
+    "seal_closure",
+    "utc_now",
+]
+
+#: Stored fingerprints are BLAKE3 digests of this many bytes, whatever the caller passed.
+FINGERPRINT_SIZE = 32
+
+
+def utc_now() -> datetime:
+    """The default clock: an aware UTC datetime."""
+    return datetime.now(UTC)
+
+
+def check_operation_id(operation_id: object) -> int:
+    """An operation id is a u64; ``bool``, floats and strings are refused (see ``check_u64``)."""
+    return check_u64(operation_id, "operation_id")
+
+
+def coerce_response(response: object) -> bytes:
+    """The reply bytes as immutable ``bytes``.
+
+    ``bytes``, ``bytearray`` and ``memoryview`` are accepted (and copied, so a caller mutating its
+    buffer later cannot change a sealed reply); ``str`` and everything else is a ``TypeError``
+    because silently encoding text would seal something the client never sent.
+    """
+    if isinstance(response, bytes):
+        return response
+    if isinstance(response, (bytearray, memoryview)):
+        return bytes(response)
+    raise TypeError(f"response must be bytes (or bytearray/memoryview), got {type(response).__name__}")
+
+
+def check_root_type(root_type: object) -> TypeRef:
+    """The root of a sealed reply must be a concrete ``TypeRef`` (a ``Var`` describes nothing)."""
+    if not isinstance(root_type, TypeRef):
+        raise TypeError(f"root_type must be a TypeRef, got {type(root_type).__name__}")
+    if not isinstance(root_type, Concrete):
+        raise ValueError(f"root_type must be a concrete TypeRef, got {root_type!r}")
+    return root_type
+
+
+def check_registry(registry: object) -> SchemaSource:
+    if not callable(getattr(registry, "get_schema", None)):
+        raise TypeError(f"registry must be a SchemaSource (with get_schema), got {type(registry).__name__}")
+    return registry  # type: ignore[return-value]
+
+
+def check_status_code(status_code: object) -> int | None:
+    if status_code is None:
+        return None
+    if isinstance(status_code, bool) or not isinstance(status_code, int) or not 100 <= status_code <= 599:
+        raise ValueError(f"status_code must be an HTTP status (100..599) or None, got {status_code!r}")
+    return status_code
+
+
+def check_text(value: object, what: str, max_length: int | None = None) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a str, got {type(value).__name__}")
+    if max_length is not None and len(value) > max_length:
+        raise ValueError(f"{what} is {len(value)} characters long; at most {max_length} fit")
+    return value
+
+
+def fingerprint_digest(fingerprint: bytes | bytearray | memoryview | None) -> bytes | None:
+    """What is stored for a fingerprint: a fixed 32-byte BLAKE3 digest.
+
+    A pluggable fingerprint function may return anything from a digest to a whole request body;
+    storing its digest keeps rows small and the column fixed-size, and comparing digests is
+    comparing fingerprints.
+    """
+    if fingerprint is None:
+        return None
+    if not isinstance(fingerprint, (bytes, bytearray, memoryview)):
+        raise TypeError(f"fingerprint must be bytes or None, got {type(fingerprint).__name__}")
+    return blake3.blake3(bytes(fingerprint)).digest(length=FINGERPRINT_SIZE)
+
+
+def fingerprints_conflict(stored: bytes | None, offered: bytes | None) -> bool:
+    """Two fingerprints conflict only when both are known and differ (None = not recorded)."""
+    return stored is not None and offered is not None and bytes(stored) != offered
+
+
+def new_token() -> int:
+    """A random owner (fencing) token: a positive 63-bit int, so it fits a signed BIGINT."""
+    return secrets.randbits(63) or 1
+
+
+def check_lease(lease: object) -> timedelta:
+    if not isinstance(lease, timedelta) or lease <= timedelta(0):
+        raise ValueError(f"lease must be a positive timedelta, got {lease!r}")
+    return lease
+
+
+def seal_closure(
+    root_type: TypeRef,
+    registry: SchemaSource,
+    known: Container[int],
+    stored: Callable[[int], bool] | None = None,
+) -> list[Schema]:
+    """The schemas a seal must write: the closure of ``root_type`` minus what is already stored.
+
+    vox's walk (LIFO, visited set): an id in ``known`` is stored together with its closure, so it
+    is skipped without descending. Other ids come from ``registry``; when the registry lacks one,
+    ``stored(id)`` may still say the store has it (then it is skipped like a known id), else
+    :class:`MissingSchemaError` is raised before anything is written (correction 2).
+    """
+    seen: set[int] = set()
+    stack = root_type.collect_ids()
+    out: list[Schema] = []
+    while stack:
+        schema_id = stack.pop()
+        if schema_id in seen or schema_id in known:
+            continue
+        seen.add(schema_id)
+        schema = registry.get_schema(schema_id)
+        if schema is None:
+            if stored is not None and stored(schema_id):
+                continue
+            raise MissingSchemaError(schema_id)
+        if not isinstance(schema, Schema) or schema.id != schema_id:
+            raise ValueError(f"registry returned {schema!r} for schema id {schema_id:016x}")
+        stack.extend(schema.child_ids())
+        out.append(schema)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeResult:
+    """What a purge did (or, dry, would do)."""
+
+    expired: int = 0  # sealed replies turned into tombstones
+    deleted: int = 0  # tombstones dropped
+    batches: int = 0
+    longest_transaction: float = 0.0  # seconds, the longest single write transaction
+    duration: float = 0.0
+    dry_run: bool = False
+    extra: dict[str, object] = field(default_factory=dict)
