@@ -1,6 +1,13 @@
 import os
 
 import pytest
+from hypothesis import settings as hypothesis_settings
+
+# CI must not fail on a seed no one can reproduce: there, property tests run derandomized (the
+# same examples every run); locally they explore new examples each time.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

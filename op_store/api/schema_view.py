@@ -1,0 +1,59 @@
+"""``schema/``: the OpenAPI 3 document of this API alone (needs drf-spectacular).
+
+The generator keeps only op_store's endpoints, with their full paths under whatever prefix the
+host mounted them at, so the host's other DRF views (and its spectacular settings) are not mixed in.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.generators import SchemaGenerator
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework.permissions import BasePermission
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+
+import op_store
+
+from .permissions import configured_permissions
+from .problems import exception_handler
+from .views import OpStoreView
+
+
+class OpStoreSchemaGenerator(SchemaGenerator):
+    """Only the endpoints served by :class:`~op_store.api.views.OpStoreView` subclasses."""
+
+    def _initialise_endpoints(self) -> None:
+        super()._initialise_endpoints()
+        self.endpoints = [
+            endpoint
+            for endpoint in self.endpoints or []
+            if isinstance(getattr(endpoint[3], "cls", None), type) and issubclass(endpoint[3].cls, OpStoreView)
+        ]
+
+
+class OpenAPISchemaView(SpectacularAPIView):
+    """The OpenAPI document (YAML by default; JSON with ``?format=json`` or ``Accept``)."""
+
+    generator_class = OpStoreSchemaGenerator
+    custom_settings = {
+        "TITLE": "op_store inspection API",
+        "DESCRIPTION": "Browse operations and schemas of op_store's exactly-once store (read, release, purge).",
+        "VERSION": op_store.__version__,
+        "COMPONENT_SPLIT_REQUEST": True,
+    }
+
+    def get_permissions(self) -> list[BasePermission]:
+        return configured_permissions()
+
+    def get_exception_handler(self) -> Any:
+        return exception_handler
+
+    def handle_exception(self, exc: Exception) -> Response:
+        # Content negotiation already picked YAML for the document; a problem is JSON.
+        request = getattr(self, "request", None)
+        if request is not None:
+            request.accepted_renderer = JSONRenderer()
+            request.accepted_media_type = JSONRenderer.media_type
+        return super().handle_exception(exc)

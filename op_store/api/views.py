@@ -1,0 +1,161 @@
+"""The inspection API's views (DESIGN §8). Every one: configured permissions, JSON only, problem+json
+errors, and a query count that does not grow with the page size."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from rest_framework import generics, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import BasePermission
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from op_store.models import Operation, Schema
+from op_store.store.orm import DjangoOperationStore, purge, stats, store_alias
+from op_store.vox.ids import parse_hash
+
+from . import serializers as s
+from .filters import OperationFilter, SchemaFilter
+from .openapi import auto_schema, extend_schema, response
+from .pagination import OperationCursorPagination, SchemaCursorPagination
+from .permissions import configured_permissions
+from .problems import PROBLEM_CONTENT_TYPE, Conflict, exception_handler
+
+#: Columns a list never loads.
+HEAVY_FIELDS = ("response", "fingerprint", "root_type")
+
+
+def _problems(*codes: int) -> dict[Any, Any]:
+    return {(code, PROBLEM_CONTENT_TYPE): response(s.ProblemSerializer, "Problem details") for code in codes}
+
+
+class OpStoreView(APIView):
+    """Base of every op_store API view: settings-driven permissions and op_store's error format."""
+
+    renderer_classes = [JSONRenderer]
+    parser_classes = [JSONParser]
+    schema = auto_schema()
+
+    def get_permissions(self) -> list[BasePermission]:
+        return configured_permissions()
+
+    def get_exception_handler(self) -> Any:
+        return exception_handler
+
+    def store_alias(self) -> str:
+        return store_alias()
+
+
+@extend_schema(methods=["GET"], responses={200: s.RootSerializer, **_problems(401, 403)})
+class APIRoot(OpStoreView):
+    """Where the endpoints are (so a client needs only the mount point)."""
+
+    links = {"operations": "operation-list", "schemas": "schema-list", "stats": "stats", "purge": "purge"}
+
+    def get(self, request: Request) -> Response:
+        return Response(
+            {key: request.build_absolute_uri(reverse(f"op_store_api:{name}")) for key, name in self.links.items()}
+        )
+
+
+@extend_schema(methods=["GET"], responses={200: s.OperationSerializer(many=True), **_problems(400, 401, 403, 404)})
+class OperationList(OpStoreView, generics.ListAPIView):
+    """Operations, newest first, filtered; cursor-paginated (``next``/``previous`` links, no counts)."""
+
+    serializer_class = s.OperationSerializer
+    pagination_class = OperationCursorPagination
+    filter_backends = [OperationFilter]
+
+    def get_queryset(self) -> QuerySet[Any]:
+        return Operation.objects.using(self.store_alias()).defer(*HEAVY_FIELDS)
+
+
+@extend_schema(methods=["GET"], responses={200: s.OperationDetailSerializer, **_problems(401, 403, 404)})
+@extend_schema(
+    methods=["DELETE"],
+    description="Release an admitted operation (a retry then runs it again). A sealed or expired one is "
+    "refused with 409: its reply may already have reached the client.",
+    responses={204: None, **_problems(401, 403, 404, 409)},
+)
+class OperationDetail(OpStoreView, generics.RetrieveDestroyAPIView):
+    """One operation with its decoded reply; ``DELETE`` releases it if it is only admitted."""
+
+    serializer_class = s.OperationDetailSerializer
+
+    def get_queryset(self) -> QuerySet[Any]:
+        return Operation.objects.using(self.store_alias())
+
+    def delete(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        operation = self.get_object()
+        if operation.state != Operation.State.ADMITTED:
+            raise Conflict(
+                f"operation {operation.operation_id} is {operation.state}: only admitted operations can be "
+                "released, a sealed reply may already have reached its client",
+                code="not-admitted",
+            )
+        DjangoOperationStore(scope=operation.scope, using=operation._state.db).remove(operation.operation_id)
+        if Operation.objects.using(operation._state.db).filter(pk=operation.pk).exists():
+            # remove() deletes only an admitted row: it was sealed in the meantime.
+            raise Conflict("the operation was sealed while being released", code="not-admitted")
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(methods=["GET"], responses={200: s.SchemaSerializer(many=True), **_problems(400, 401, 403, 404)})
+class SchemaList(OpStoreView, generics.ListAPIView):
+    """Stored schemas by hash; cursor-paginated."""
+
+    serializer_class = s.SchemaSerializer
+    pagination_class = SchemaCursorPagination
+    filter_backends = [SchemaFilter]
+
+    def get_queryset(self) -> QuerySet[Any]:
+        return Schema.objects.using(self.store_alias())
+
+
+@extend_schema(methods=["GET"], responses={200: s.SchemaDefinitionSerializer, **_problems(401, 403, 404)})
+class SchemaDetail(OpStoreView):
+    """One schema in the documented JSON form: ``Schema.from_json(body)`` rebuilds it."""
+
+    def get(self, request: Request, schema_hash: str) -> Response:
+        schema = get_object_or_404(Schema.objects.using(self.store_alias()), pk=parse_hash(schema_hash))
+        return Response(s.schema_definition(schema))
+
+
+@extend_schema(methods=["GET"], responses={200: s.StatsSerializer, **_problems(401, 403)})
+class StatsView(OpStoreView):
+    """Counts per state, stale and due rows, reply bytes, schemas. Counts whole tables: not for polling."""
+
+    def get(self, request: Request) -> Response:
+        return Response(stats(using=self.store_alias()))
+
+
+@extend_schema(
+    methods=["POST"],
+    request=s.PurgeRequestSerializer,
+    responses={200: s.PurgeResultSerializer, **_problems(400, 401, 403, 415)},
+)
+class PurgeView(OpStoreView):
+    """Run the store's purge now (batched, short transactions); ``{"dry_run": true}`` only counts."""
+
+    def post(self, request: Request) -> Response:
+        if not isinstance(request.data, dict):
+            raise ValidationError({"non_field_errors": ["the body must be a JSON object"]})
+        body = s.PurgeRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        result = purge(using=self.store_alias(), dry_run=body.validated_data["dry_run"])
+        return Response(
+            {
+                "expired": result.expired,
+                "deleted": result.deleted,
+                "batches": result.batches,
+                "duration": result.duration,
+                "dry_run": result.dry_run,
+            }
+        )

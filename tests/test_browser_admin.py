@@ -1,0 +1,114 @@
+"""A real browser (Debian's chromium, driven by Playwright) through the admin against a live server.
+
+Logs in, opens the operations list, filters by state, opens a sealed operation and reads its
+decoded response. Screenshots go to ``artifacts/screenshots/``; with
+``OP_STORE_REFRESH_DOCS_SCREENSHOTS=1`` the README's ``docs/screenshots/admin-operation.png`` is
+refreshed too (not on every run, so test runs leave the tree clean).
+"""
+
+import os
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from django.test import override_settings
+
+from op_store.store.orm import DjangoOperationStore
+from tests.test_display_support import Point, admitted, seal_http, seal_value, seed
+
+CHROMIUM = Path("/usr/bin/chromium")
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "artifacts" / "screenshots"
+DOCS_SCREENSHOT = ROOT / "docs" / "screenshots" / "admin-operation.png"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="the browser test needs Playwright's Python package (pip install playwright)"
+)
+if not CHROMIUM.exists():
+    pytest.skip(
+        "the browser test needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)",
+        allow_module_level=True,
+    )
+
+
+@contextmanager
+def chromium():
+    """The browser, started only after the test wrote its data: Playwright's sync API runs an
+    event loop in this thread, and Django refuses database calls from a thread with one."""
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def _demo_data():
+    """Realistic rows for the screenshots: an order API behind the request lifecycle."""
+    seed("alice")
+    shop = DjangoOperationStore("user:42")
+    for i in range(3):
+        seal_value(shop, Point(i, 2 * i), Point)
+    admitted(shop, method="POST /orders/")
+    admitted(shop, stale=True, method="POST /payments/")
+    body = (
+        b'{"order": {"id": 1042, "status": "paid", "total": "59.90", "currency": "EUR",'
+        b' "lines": [{"sku": "TEA-001", "qty": 2}, {"sku": "MUG-004", "qty": 1}]}, "receipt": null}'
+    )
+    headers = [("Content-Type", "application/json"), ("Location", "/orders/1042/")]
+    return seal_http(shop, 201, headers, body)
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"])
+def test_browse_operations_in_the_admin(live_server, django_user_model):
+    django_user_model.objects.create_superuser("demo", "demo@example.com", "demo")
+    order = _demo_data()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with chromium() as browser:
+        _browse(browser, live_server.url, order)
+    if os.environ.get("OP_STORE_REFRESH_DOCS_SCREENSHOTS"):
+        DOCS_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ARTIFACTS / "admin-operation.png", DOCS_SCREENSHOT)
+
+
+def _browse(browser, url, order):
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(f"{url}/admin/login/?next=/admin/op_store/operation/")
+    page.fill("#id_username", "demo")
+    page.fill("#id_password", "demo")
+    page.click("input[type=submit]")
+    page.wait_for_selector("#result_list")
+    assert "operation to view" in page.title()  # read-only by default
+    assert page.locator("#ops-overview svg rect.ops-bar").count() == 24
+    page.screenshot(path=str(ARTIFACTS / "admin-operations.png"), full_page=True)
+
+    page.click("#changelist-filter a[href*='state__exact=sealed']")
+    page.wait_for_url("**state__exact=sealed**")
+    states = page.locator("#result_list td.field-state_column").all_inner_texts()
+    assert states and all(s.strip() == "sealed" for s in states)
+    page.screenshot(path=str(ARTIFACTS / "admin-operations-sealed.png"), full_page=True)
+
+    page.click(f"#result_list a:has-text('{order.operation_id:016x}')")
+    page.wait_for_selector(".ops-response")
+    assert page.inner_text(".ops-http-status") == "HTTP 201 Created"
+    body = page.inner_text(".ops-body-json")
+    assert '"status": "paid"' in body and '"sku": "TEA-001"' in body
+    assert page.locator(".ops-body-json .j-key").count() > 5  # syntax-coloured
+    assert "/orders/1042/" in page.inner_text("table.ops-headers")
+    assert "struct HttpReply" in page.inner_text(".field-schema_closure")
+    page.screenshot(path=str(ARTIFACTS / "admin-operation.png"), full_page=True)
+
+    page.click(".field-schema_closure a:has-text('') >> nth=0")
+    page.wait_for_selector(".field-declaration_html")
+    page.screenshot(path=str(ARTIFACTS / "admin-schema.png"), full_page=True)
