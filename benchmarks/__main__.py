@@ -13,7 +13,38 @@ from pathlib import Path
 
 from .harness import Row, format_table
 
-SUITES = ("codec", "store", "requests", "rpc")
+SUITES = ("codec", "store", "requests", "rpc", "scale", "concurrency")
+
+
+def machine() -> str:
+    """Cores, memory and CPU model of this machine (for the README)."""
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    try:
+        memory = f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB"
+    except (ValueError, OSError):
+        memory = "? GiB"
+    return f"{os.cpu_count()} cores ({model}), {memory} memory, Python {platform.python_version()}"
+
+
+def database_versions() -> str:
+    import sqlite3
+
+    versions = [f"SQLite {sqlite3.sqlite_version}"]
+    try:
+        from django.db import connections
+
+        if "postgres" in connections.settings:
+            with connections["postgres"].cursor() as cursor:
+                cursor.execute("SHOW server_version")
+                versions.append(f"PostgreSQL {cursor.fetchone()[0].split()[0]}")
+    except Exception:  # Django not set up (codec only), or no server
+        pass
+    return ", ".join(versions)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", default="benchmarks/results/latest.json", help="where to write the figures")
     args = parser.parse_args(argv)
 
+    started = time.perf_counter()
     rows: list[Row] = []
     for name in args.only or SUITES:
         try:
@@ -33,18 +65,35 @@ def main(argv: list[str] | None = None) -> int:
             print(f"(suite {name!r} not present yet, skipped)", file=sys.stderr)
             continue
         print(f"running {name} ...", file=sys.stderr, flush=True)
+        suite_started = time.perf_counter()
         rows += module.run(quick=args.quick)
+        print(f"  {name}: {time.perf_counter() - suite_started:.1f}s", file=sys.stderr, flush=True)
 
+    from .goals import evaluate
+
+    goals = evaluate(rows)
     print(format_table(rows))
+    if goals:
+        print()
+        print(format_table(goals))
+    command = (
+        "python -m benchmarks"
+        + (" --quick" if args.quick else "")
+        + (f" --only {' '.join(args.only)}" if args.only else "")
+    )
     meta = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}",
+        "machine": machine(),
+        "databases": database_versions(),
+        "command": command,
         "quick": args.quick,
+        "seconds": round(time.perf_counter() - started, 1),
     }
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
-    print(f"\n{meta['date']} on {meta['machine']}; figures written to {out}")
+    out.write_text(json.dumps({"meta": meta, "rows": rows, "goals": goals}, indent=2))
+    print(f"\n{meta['date']} on {meta['machine']}; {meta['databases']}")
+    print(f"`{command}` took {meta['seconds']}s; figures written to {out}")
     return 0
 
 

@@ -20,11 +20,14 @@ class Row(TypedDict, total=False):
     note: str
 
 
-def measure(cases: dict[str, Callable[[], object]], *, rounds: int = 7, block: int = 100) -> dict[str, float]:
+def measure(
+    cases: dict[str, Callable[[], object]], *, rounds: int = 7, block: int = 100, warmup: int = 1
+) -> dict[str, float]:
     """Seconds per call of each case: ``rounds`` rounds, each running every case ``block`` times in turn."""
     samples: dict[str, list[float]] = {name: [] for name in cases}
     for fn in cases.values():  # warm-up: caches, connections, JIT-free but import-heavy paths
-        fn()
+        for _ in range(warmup):
+            fn()
     for r in range(rounds):
         order = list(cases.items())
         if r % 2:
@@ -53,13 +56,16 @@ def timing_rows(group: str, medians: dict[str, float], *, baseline: str | None =
     return rows
 
 
+def row(group: str, name: str, value: float, unit: str, note: str = "") -> Row:
+    return {"group": group, "name": name, "value": float(value), "unit": unit, "note": note}
+
+
 def format_table(rows: list[Row]) -> str:
-    lines = [f"{'group':<12} {'measurement':<58} {'value':>12}  {'unit':<8} note", "-" * 110]
-    for row in rows:
-        value = row.get("value", 0.0)
+    lines = [f"{'group':<20} {'measurement':<58} {'value':>12}  {'unit':<8} note", "-" * 120]
+    for r in rows:
+        value = r.get("value", 0.0)
         shown = f"{value:,.3f}" if abs(value) < 1000 else f"{value:,.0f}"
         lines.append(
-            f"{row.get('group', ''):<12} {row.get('name', ''):<58} {shown:>12}  {row.get('unit', ''):<8} "
-            f"{row.get('note', '')}"
+            f"{r.get('group', ''):<20} {r.get('name', ''):<58} {shown:>12}  {r.get('unit', ''):<8} {r.get('note', '')}"
         )
     return "\n".join(lines)

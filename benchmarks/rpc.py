@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 
 from op_store.lifecycle.scopes import shared_scope
 from op_store.rpc.site import RpcSite
@@ -59,7 +59,10 @@ def plain_quote(request: HttpRequest) -> HttpResponse:
 
 
 site = RpcSite([Shop], name="bench_rpc", scope=shared_scope)  # no auth middleware here: one scope
-urlpatterns = [path("bench/plain/quote", plain_quote), path("bench/rpc/", include(site.urls))]
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("bench/plain/quote", plain_quote),
+    path("bench/rpc/", include(site.urls)),
+]
 
 ARGS = ("widget", 3)
 

@@ -1,36 +1,40 @@
-"""The operation stores: a full admit -> seal -> get_sealed cycle, the replay lookup, and purge.
+"""The operation stores: a full admit -> seal -> get_sealed cycle and the replay lookup.
 
-Per database alias (``sqlite``, and ``postgres`` when it is reachable), three implementations run
+Per database alias (``sqlite``, and ``postgres`` when it is reachable), the implementations run
 interleaved in the same rounds:
 
 - ``django``: ``DjangoOperationStore`` (try_admit, seal_owned with already-stored schemas, get_sealed);
 - ``memory``: ``InMemoryOperationStore`` (the same calls; no database at all);
 - ``raw``: the floor, hand-written SQL through the DB driver directly (sqlite3 / psycopg): a committed
-  INSERT, a committed UPDATE writing a ~200-byte reply, and a SELECT of it.
+  INSERT, a committed UPDATE writing a 200-byte reply, and a SELECT of it. On PostgreSQL with
+  psycopg's defaults, which prepare a statement on its 5th execution (server-side plans reused);
+- ``raw, unprepared`` (PostgreSQL): the same through psycopg configured as Django configures it
+  (``prepare_threshold=None``: no prepared statements, so every statement is parsed and planned
+  again; Django turns them off so that connection poolers keep working). This is the floor an ORM
+  store on Django's default connection can actually reach.
 
-Statements per cycle (``CaptureQueriesContext``) are reported next to the times. The admission
-inside a caller's ``atomic()`` block (on the sibling connection) is measured too, with
-``CONN_MAX_AGE = 0`` (a connection per admission) and with a persistent sibling.
+The replay lookup compares the lifecycle's call (``try_admit`` on a sealed id) with the raw SELECT,
+and with a plain SELECT through Django's cursor (``get_sealed``) and a ``SELECT 1`` round trip, to
+show where the time goes. Statements per operation (``CaptureQueriesContext``) are reported next to
+the times. The admission inside a caller's ``atomic()`` block (on the sibling connection) is
+measured too, with ``CONN_MAX_AGE = 0`` (a connection per admission) and with a persistent sibling.
 
-Purge: N sealed operations past retention (100k; 10k with ``--quick``) are expired into tombstones
-and then deleted, in batches of ``PURGE_BATCH_SIZE``: total time, rows per second, the longest single
-transaction, and the peak Python memory of the expire phase (tracemalloc, on a second data set so
-that its overhead does not distort the timing).
+Scale (1k / 100k / 1M rows), purge and the shared-schema seal are in :mod:`benchmarks.scale`.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import sqlite3
-import tracemalloc
 from collections.abc import Callable
-from datetime import timedelta
-from time import perf_counter
 from typing import Any
 
-from .harness import Row, measure, timing_rows
+from .harness import Row, measure, row, timing_rows
 
 REPLY = bytes(range(200))
+FINGERPRINT = b"POST /pay 1234"
+FINGERPRINT_DIGEST = bytes(32)
 
 
 def _schemas() -> tuple[Any, Any]:
@@ -54,28 +58,34 @@ def _schemas() -> tuple[Any, Any]:
 
 
 class RawBaseline:
-    """The same three statements through the driver, each committed (autocommit)."""
+    """The floor: the same three statements through the driver, each committed (autocommit).
 
-    def __init__(self, alias: str) -> None:
+    ``prepared`` (PostgreSQL only): psycopg's default ``prepare_threshold`` (5) when True, none
+    (Django's setting) when False.
+    """
+
+    def __init__(self, alias: str, *, prepared: bool = True) -> None:
         from django.db import connections
 
         settings_dict = connections[alias].settings_dict
         self.vendor = connections[alias].vendor
         if self.vendor == "sqlite":
-            self.conn: Any = sqlite3.connect(settings_dict["NAME"], isolation_level=None)
-            self.mark = "?"
+            self.conn: Any = sqlite3.connect(settings_dict["NAME"], isolation_level=None, check_same_thread=False)
+            m = "?"
         else:
             import psycopg
 
+            extra: dict[str, Any] = {} if prepared else {"prepare_threshold": None}
             self.conn = psycopg.connect(
                 dbname=settings_dict["NAME"],
                 host=settings_dict["HOST"],
                 port=settings_dict["PORT"],
                 user=settings_dict["USER"],
                 autocommit=True,
+                options=settings_dict.get("OPTIONS", {}).get("options", ""),
+                **extra,
             )
-            self.mark = "%s"
-        m = self.mark
+            m = "%s"
         self.insert = (
             "INSERT INTO op_store_operation (scope, operation_id, state, method, key, token, transactional, "
             f"created_at, lease_expires_at) VALUES ({m}, {m}, 'admitted', '', '', {m}, FALSE, {m}, {m})"
@@ -92,24 +102,97 @@ class RawBaseline:
         now = timezone.now()
         return now.strftime("%Y-%m-%d %H:%M:%S.%f") if self.vendor == "sqlite" else now
 
-    def cycle(self, operation_id: int) -> bytes:
+    def cycle(self, operation_id: int, scope: str = "raw") -> bytes:
         now = self._now()
         cur = self.conn.cursor()
-        cur.execute(self.insert, ("raw", operation_id, 12345, now, now))
-        cur.execute(self.update, (REPLY, len(REPLY), "raw", operation_id, 12345))
-        cur.execute(self.select, ("raw", operation_id))
+        cur.execute(self.insert, (scope, operation_id, 12345, now, now))
+        cur.execute(self.update, (REPLY, len(REPLY), scope, operation_id, 12345))
+        cur.execute(self.select, (scope, operation_id))
         return bytes(cur.fetchone()[1])
 
-    def replay(self, operation_id: int) -> bytes:
+    def replay(self, operation_id: int, scope: str = "raw") -> bytes:
         cur = self.conn.cursor()
-        cur.execute(self.select, ("raw", operation_id))
+        cur.execute(self.select, (scope, operation_id))
         return bytes(cur.fetchone()[1])
 
     def close(self) -> None:
         self.conn.close()
 
 
-def _statements(alias: str, fn: Callable[[], object]) -> tuple[int, int]:
+class RawStoreStatements:
+    """op_store's own statements (the same SQL text, columns and guards) run through the driver
+    directly: what the ORM store would cost without Django's cursor and the store's Python.
+
+    SQLite: SELECT, INSERT .. RETURNING, the guarded seal UPDATE, SELECT. PostgreSQL: the admission
+    CTE, the guarded seal UPDATE, SELECT; ``prepared`` as in :class:`RawBaseline`.
+    """
+
+    def __init__(self, alias: str, *, prepared: bool = True) -> None:
+        from django.db import connections
+
+        from op_store.store.orm import _sql
+
+        self.base = RawBaseline(alias, prepared=prepared)
+        self.conn = self.base.conn
+        self.sql = _sql(connections[alias])
+        self.vendor = self.base.vendor
+        q = (lambda text: text.replace("%s", "?")) if self.vendor == "sqlite" else (lambda text: text)
+        self.select_row = q(self.sql.select_row)
+        self.admit = q(self.sql.admit)
+        self.seal = q(self.sql.seal_owned + " AND " + self.sql.exists_schema)
+        self.select_sealed = q(self.sql.select_sealed)
+
+    def cycle(self, operation_id: int, scope: str, root: Any, schema_id: int) -> bytes:
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        from op_store.store.orm import _INSERT, _SEAL
+        from op_store.vox.ids import u64_to_i64
+
+        sql, now = self.sql, timezone.now()
+        key = [scope, u64_to_i64(operation_id)]
+        values = {
+            "scope": scope,
+            "operation_id": operation_id,
+            "state": "admitted",
+            "method": "",
+            "key": "",
+            "fingerprint": FINGERPRINT_DIGEST,
+            "token": 12345,
+            "transactional": False,
+            "created_at": now,
+            "lease_expires_at": now + timedelta(seconds=60),
+        }
+        insert = [sql.prep(name, values[name]) for name in _INSERT]
+        cur = self.conn.cursor()
+        if self.vendor == "sqlite":
+            cur.execute(self.select_row, key)
+            assert cur.fetchone() is None
+            cur.execute(self.admit, insert)
+        else:
+            cur.execute(self.admit, insert + key)
+        cur.fetchall()
+        sealed = {
+            "state": "sealed",
+            "response": REPLY,
+            "root_type": None,
+            "response_size": len(REPLY),
+            "status_code": 201,
+            "sealed_at": now,
+            "expires_at": now + timedelta(days=1),
+        }
+        params = [sql.prep_root_type(root) if n == "root_type" else sql.prep(n, sealed[n]) for n in _SEAL]
+        cur.execute(self.seal, [*params, *key, "admitted", 12345, u64_to_i64(schema_id)])
+        assert cur.rowcount == 1
+        cur.execute(self.select_sealed, key)
+        return bytes(cur.fetchone()[1])
+
+    def close(self) -> None:
+        self.base.close()
+
+
+def statements(alias: str, fn: Callable[[], object]) -> tuple[int, int]:
     """(statements, transaction-control statements) one call of ``fn`` issues on ``alias``."""
     from django.db import connections
     from django.test.utils import CaptureQueriesContext
@@ -121,86 +204,186 @@ def _statements(alias: str, fn: Callable[[], object]) -> tuple[int, int]:
     return len(sqls) - control, control
 
 
+def _select_one(alias: str) -> Callable[[], object]:
+    from django.db import connections
+
+    def call() -> object:
+        with connections[alias].cursor() as cursor:
+            cursor.execute("SELECT 1")
+            return cursor.fetchone()
+
+    return call
+
+
 def _cycles(alias: str, quick: bool) -> list[Row]:
     from op_store.store import DjangoOperationStore, InMemoryOperationStore
 
     root, registry = _schemas()
+    group = f"store/{alias}"
     django_store = DjangoOperationStore(scope=f"bench-{alias}", using=alias)
     memory_store = InMemoryOperationStore()
-    raw = RawBaseline(alias)
+    raws = {"raw": RawBaseline(alias)}
+    if alias.startswith("postgres"):
+        raws["raw, unprepared"] = RawBaseline(alias, prepared=False)
     ids = itertools.count(1)
+    same_sql = {"raw, op_store's statements": RawStoreStatements(alias)}
+    if alias.startswith("postgres"):
+        same_sql["raw, op_store's statements, unprepared"] = RawStoreStatements(alias, prepared=False)
+    first = next(ids)  # store the reply type's schemas first: the seal's UPDATE guards on them
+    adm = django_store.try_admit(first)
+    assert adm.token is not None
+    django_store.seal_owned(first, adm.token, REPLY, root, registry)
+    schema_id = root.type_id
 
-    def django_cycle() -> object:
-        op = next(ids)
-        adm = django_store.try_admit(op, fingerprint=b"POST /pay 1234")
-        django_store.seal_owned(op, adm.token, REPLY, root, registry, status_code=201)  # type: ignore[arg-type]
-        return django_store.get_sealed(op)
+    def cycle_of(store: Any) -> Callable[[], object]:
+        def cycle() -> object:
+            op = next(ids)
+            adm = store.try_admit(op, fingerprint=FINGERPRINT)
+            store.seal_owned(op, adm.token, REPLY, root, registry, status_code=201)
+            return store.get_sealed(op)
+
+        return cycle
+
+    django_cycle = cycle_of(django_store)
+    prepared_store = None
+    if alias == "postgres":
+        prepared_store = DjangoOperationStore(scope=f"bench-{alias}", using="postgres_prepared")
 
     def memory_cycle() -> object:
         op = next(ids)
-        adm = memory_store.try_admit(op, fingerprint=b"POST /pay 1234")
+        adm = memory_store.try_admit(op, fingerprint=FINGERPRINT)
         memory_store.seal_owned(op, adm.token, REPLY, root, registry, status_code=201)  # type: ignore[arg-type]
         return memory_store.get_sealed(op)
 
-    def raw_cycle() -> object:
-        return raw.cycle(next(ids))
+    def raw_cycle(raw: RawBaseline) -> Callable[[], object]:
+        return lambda: raw.cycle(next(ids))
 
-    rounds, block = (3, 30) if quick else (7, 100)
+    rounds, block = (5, 40) if quick else (7, 100)
     rows: list[Row] = []
     try:
-        medians = measure(
-            {"raw": raw_cycle, "django": django_cycle, "memory": memory_cycle}, rounds=rounds, block=block
-        )
+        cases: dict[str, Callable[[], object]] = {name: raw_cycle(raw) for name, raw in raws.items()}
+        for name, same in same_sql.items():
+            cases[name] = functools.partial(lambda s: s.cycle(next(ids), f"same-{alias}", root, schema_id), same)
+        cases |= {"django": django_cycle, "memory": memory_cycle}
+        if prepared_store is not None:
+            cases["django, prepared statements"] = cycle_of(prepared_store)
+        medians = measure(cases, rounds=rounds, block=block)
         rows += timing_rows(
-            f"store/{alias}",
+            group,
             {f"admit+seal+get cycle: {k}": v for k, v in medians.items()},
             baseline="admit+seal+get cycle: raw",
         )
-        for name, fn in (("django", django_cycle), ("raw (by construction)", raw_cycle)):
-            statements, control = _statements(alias, fn) if name == "django" else (3, 0)
+        for name, note in (
+            ("raw, unprepared", "the floor on Django's driver settings"),
+            ("raw, op_store's statements", "the same SQL through the driver: ORM + Python overhead"),
+            ("raw, op_store's statements, unprepared", "the same SQL, Django's driver settings"),
+        ):
+            if name in medians:
+                rows.append(
+                    row(
+                        group,
+                        f"admit+seal+get cycle: django / {name}",
+                        medians["django"] / medians[name],
+                        "ratio",
+                        note,
+                    )
+                )
+        if "django, prepared statements" in medians:
             rows.append(
-                {
-                    "group": f"store/{alias}",
-                    "name": f"statements per cycle: {name}",
-                    "value": statements,
-                    "unit": "stmts",
-                    "note": f"+{control} transaction control",
-                }
+                row(
+                    group,
+                    "admit+seal+get cycle: django, prepared statements / raw, op_store's statements",
+                    medians["django, prepared statements"] / medians["raw, op_store's statements"],
+                    "ratio",
+                    "OPTIONS server_side_binding + prepare_threshold",
+                )
             )
+        n, control = statements(alias, django_cycle)
+        rows.append(row(group, "statements per cycle: django", n, "stmts", f"+{control} transaction control"))
+        rows.append(row(group, "statements per cycle: raw", 3, "stmts", "by construction, 2 commits"))
 
         replay_id = next(ids)
-        adm = django_store.try_admit(replay_id, fingerprint=b"fp")
+        adm = django_store.try_admit(replay_id, fingerprint=FINGERPRINT)
         django_store.seal_owned(replay_id, adm.token, REPLY, root, registry)  # type: ignore[arg-type]
-        adm = memory_store.try_admit(replay_id, fingerprint=b"fp")
+        adm = memory_store.try_admit(replay_id, fingerprint=FINGERPRINT)
         memory_store.seal_owned(replay_id, adm.token, REPLY, root, registry)  # type: ignore[arg-type]
-        raw.cycle(replay_id)
-        medians = measure(
-            {
-                "raw": lambda: raw.replay(replay_id),
-                "django": lambda: django_store.try_admit(replay_id, fingerprint=b"fp"),
-                "memory": lambda: memory_store.try_admit(replay_id, fingerprint=b"fp"),
-            },
-            rounds=rounds,
-            block=block * 3,
-        )
+        raws["raw"].cycle(replay_id)
+        lookups: dict[str, Callable[[], object]] = {
+            name: functools.partial(raw.replay, replay_id) for name, raw in raws.items()
+        }
+        lookups |= {
+            "django (try_admit)": lambda: django_store.try_admit(replay_id, fingerprint=FINGERPRINT),
+            "django (get_sealed: a plain SELECT)": lambda: django_store.get_sealed(replay_id),
+            **(
+                {
+                    "django, prepared statements (try_admit)": lambda: prepared_store.try_admit(
+                        replay_id, fingerprint=FINGERPRINT
+                    )
+                }
+                if prepared_store is not None
+                else {}
+            ),
+            "memory (try_admit)": lambda: memory_store.try_admit(replay_id, fingerprint=FINGERPRINT),
+            "SELECT 1 through Django's cursor": _select_one(alias),
+        }
+        medians = measure(lookups, rounds=rounds, block=block * 3)
         rows += timing_rows(
-            f"store/{alias}", {f"replay lookup: {k}": v for k, v in medians.items()}, baseline="replay lookup: raw"
+            group, {f"replay lookup: {k}": v for k, v in medians.items()}, baseline="replay lookup: raw"
         )
-        statements, control = _statements(alias, lambda: django_store.try_admit(replay_id, fingerprint=b"fp"))
-        rows.append(
-            {
-                "group": f"store/{alias}",
-                "name": "statements per replay: django",
-                "value": statements,
-                "unit": "stmts",
-                "note": f"+{control} transaction control",
-            }
-        )
-
+        n, control = statements(alias, lambda: django_store.try_admit(replay_id, fingerprint=FINGERPRINT))
+        rows.append(row(group, "statements per replay lookup: django", n, "stmts", f"+{control} transaction control"))
+        if alias.startswith("postgres"):
+            rows.append(
+                row(
+                    group,
+                    "replay lookup assigns a transaction id",
+                    _assigns_xid(alias, django_store, replay_id),
+                    "0/1",
+                    "0: its commit writes no WAL (commits nothing)",
+                )
+            )
     finally:
-        raw.close()
+        for raw in raws.values():
+            raw.close()
+        for same in same_sql.values():
+            same.close()
     rows += _admissions_in_atomic(alias, django_store, ids, rounds, block)
     return rows
+
+
+def _assigns_xid(alias: str, store: Any, operation_id: int) -> int:
+    """PostgreSQL: run the admission statement on a sealed id in a transaction, then ask whether it
+    assigned a transaction id (only a statement that wrote a row does; without one, COMMIT writes
+    nothing to the WAL)."""
+    from django.db import connections, transaction
+
+    from op_store.store.orm import _sql
+
+    conn = connections[alias]
+    sql = _sql(conn)
+    now = store.now()
+    values = {
+        "scope": store.scope,
+        "operation_id": operation_id,
+        "state": "admitted",
+        "method": "",
+        "key": "",
+        "fingerprint": None,
+        "token": 1,
+        "transactional": False,
+        "created_at": now,
+        "lease_expires_at": now,
+    }
+    from op_store.store.orm import _INSERT
+
+    params = [sql.prep(name, values[name]) for name in _INSERT] + sql.key(store.scope, operation_id)
+    with transaction.atomic(using=alias), conn.cursor() as cursor:
+        cursor.execute(sql.admit, params)
+        assert cursor.fetchall(), "the operation should exist"
+        cursor.execute("SELECT pg_current_xact_id_if_assigned()")
+        assigned = cursor.fetchone()[0] is not None
+        transaction.set_rollback(True, using=alias)
+    return int(assigned)
 
 
 def _admissions_in_atomic(alias: str, store: Any, ids: itertools.count[int], rounds: int, block: int) -> list[Row]:
@@ -210,12 +393,7 @@ def _admissions_in_atomic(alias: str, store: Any, ids: itertools.count[int], rou
     from op_store.store import orm
 
     conn = connections[alias]
-    journal = None
-    if conn.vendor == "sqlite":  # the sibling needs WAL on an SQLite file; restore the mode after
-        with conn.cursor() as cursor:
-            journal = cursor.execute("PRAGMA journal_mode").fetchone()[0]
-            cursor.execute("PRAGMA journal_mode=WAL")
-        orm._isolation_cache.clear()
+    orm._isolation_cache.clear()
     sibling = orm._sibling(conn)
 
     def admit_in_atomic() -> object:
@@ -236,109 +414,12 @@ def _admissions_in_atomic(alias: str, store: Any, ids: itertools.count[int], rou
         medians["in atomic, persistent sibling"] = measure({"x": admit_in_atomic}, rounds=rounds, block=block)["x"]
     finally:
         sibling.close()
-        if journal is not None:
-            with conn.cursor() as cursor:
-                cursor.execute(f"PRAGMA journal_mode={journal}")
-            orm._isolation_cache.clear()
     return timing_rows(
         f"store/{alias}",
         {f"try_admit {k}": v for k, v in medians.items()},
         baseline="try_admit autocommit",
         note="fresh id",
     )
-
-
-def _insert_expired(alias: str, n: int, scope: str) -> None:
-    from django.utils import timezone
-
-    from op_store.models import Operation
-
-    long_ago = timezone.now() - timedelta(days=30)
-    batch = []
-    for i in range(n):
-        batch.append(
-            Operation(
-                scope=scope,
-                operation_id=i,
-                state="sealed",
-                token=1,
-                response=REPLY,
-                root_type={"tag": "concrete", "type_id": "0000000000b00003"},
-                response_size=len(REPLY),
-                created_at=long_ago,
-                sealed_at=long_ago,
-                expires_at=long_ago,
-            )
-        )
-        if len(batch) == 5000:
-            Operation.objects.using(alias).bulk_create(batch)
-            batch = []
-    if batch:
-        Operation.objects.using(alias).bulk_create(batch)
-
-
-def _purge(alias: str, quick: bool) -> list[Row]:
-    from django.utils import timezone
-
-    from op_store.conf import op_store_settings
-    from op_store.models import Operation
-    from op_store.store.orm import purge
-
-    n = 10_000 if quick else 100_000
-    group = f"purge/{alias}"
-    Operation.objects.using(alias).filter(scope__startswith="purge").delete()
-    _insert_expired(alias, n, "purge-a")
-    now = timezone.now()
-    expire = purge(using=alias, now=now)
-    delete = purge(using=alias, now=now + op_store_settings.TOMBSTONE_RETENTION + timedelta(days=1))
-    assert expire.expired == n and delete.deleted == n, (expire, delete)
-
-    _insert_expired(alias, n, "purge-b")
-    tracemalloc.start()
-    started = perf_counter()
-    traced = purge(using=alias, now=now)
-    traced_time = perf_counter() - started
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    purge(using=alias, now=now + op_store_settings.TOMBSTONE_RETENTION + timedelta(days=1))
-    batch = op_store_settings.PURGE_BATCH_SIZE
-    return [
-        {
-            "group": group,
-            "name": f"expire {n:,} sealed -> tombstones",
-            "value": expire.duration,
-            "unit": "s",
-            "note": f"{expire.batches} batches of {batch}",
-        },
-        {"group": group, "name": "  rows per second", "value": n / expire.duration, "unit": "rows/s"},
-        {
-            "group": group,
-            "name": "  longest single transaction",
-            "value": expire.longest_transaction * 1000,
-            "unit": "ms",
-            "note": "one batch",
-        },
-        {
-            "group": group,
-            "name": f"delete {n:,} tombstones",
-            "value": delete.duration,
-            "unit": "s",
-            "note": f"{delete.batches} batches",
-        },
-        {
-            "group": group,
-            "name": "  longest single transaction",
-            "value": delete.longest_transaction * 1000,
-            "unit": "ms",
-        },
-        {
-            "group": group,
-            "name": f"expire {n:,}: peak Python memory",
-            "value": peak / 2**20,
-            "unit": "MiB",
-            "note": f"tracemalloc, 2nd data set ({traced.expired:,} rows, {traced_time:.1f}s traced)",
-        },
-    ]
 
 
 def run(quick: bool) -> list[Row]:
@@ -348,6 +429,4 @@ def run(quick: bool) -> list[Row]:
     rows: list[Row] = []
     for alias in aliases:
         rows += _cycles(alias, quick)
-    for alias in aliases:
-        rows += _purge(alias, quick)
     return rows

@@ -1,8 +1,8 @@
-"""URLs of the request-level benchmarks (filled in by the suites that need views)."""
+"""URLs of the request-level benchmarks (loaded after ``djangosetup.setup``, so views may use DRF)."""
 
 from django.urls import URLPattern, URLResolver
 
-from benchmarks.requests import urlpatterns as request_patterns
+from benchmarks.requests import build_urlpatterns
 from benchmarks.rpc import urlpatterns as rpc_patterns
 
-urlpatterns: list[URLPattern | URLResolver] = [*request_patterns, *rpc_patterns]
+urlpatterns: list[URLPattern | URLResolver] = [*build_urlpatterns(), *rpc_patterns]

@@ -248,7 +248,11 @@ def stale(ticket: Ticket, admission: Admission) -> Step:
     if policy == "reexecute" or (policy == "reexecute_if_transactional" and admission.transactional):
         assert admission.token is not None
         taken = ticket.store.take_over(
-            ticket.key.operation_id, admission.token, lease=ticket.policy.lease, transactional=ticket.transactional
+            ticket.key.operation_id,
+            admission.token,
+            lease=ticket.policy.lease,
+            transactional=ticket.transactional,
+            fingerprint=ticket.fingerprint,
         )
         if taken.outcome is AdmissionOutcome.ADMITTED:
             log.warning("op_store: %s was stale; taken over and run again", ticket.describe())

@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
 from django.http import HttpRequest
 from django.utils.module_loading import import_string
 
@@ -146,10 +147,21 @@ class Options:
         )
 
     def resolve(self, request: HttpRequest) -> Policy:
+        """The policy for this request: cached per options and method kind until ``OP_STORE`` changes."""
+        unsafe = (request.method or "").upper() not in SAFE_METHODS
+        key = (id(self), unsafe)
+        cached = _resolved.get(key)
+        if cached is not None and cached[0] is self:
+            return cached[1]
+        policy = self._resolve(unsafe)
+        _resolved[key] = (self, policy)
+        return policy
+
+    def _resolve(self, unsafe: bool) -> Policy:
         s = op_store_settings
         required = s.REQUIRE_KEY if self.required is None else self.required
         return Policy(
-            required=required and (request.method or "").upper() not in SAFE_METHODS,
+            required=required and unsafe,
             scope=self.scope or s.SCOPE_RESOLVER,
             fingerprint=self.fingerprint or s.FINGERPRINT,
             seals=self.seal or s.SEAL_STATUSES,
@@ -164,3 +176,15 @@ class Options:
 
 
 DEFAULT_OPTIONS = Options()
+
+#: Resolved policies by (id(options), unsafe method); the options object is kept with its policy so
+#: that a recycled id never answers for another one. Cleared whenever the settings change.
+_resolved: dict[tuple[int, bool], tuple[Options, Policy]] = {}
+
+
+def _settings_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting == "OP_STORE":
+        _resolved.clear()
+
+
+setting_changed.connect(_settings_changed, dispatch_uid="op_store.lifecycle.policy_cache")

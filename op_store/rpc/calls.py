@@ -302,7 +302,11 @@ class Tracked:
         if policy == "reexecute" or (policy == "reexecute_if_transactional" and admission.transactional):
             assert admission.token is not None
             taken = self.store.take_over(
-                self.operation_id, admission.token, lease=self.policy.lease, transactional=self.transactional
+                self.operation_id,
+                admission.token,
+                lease=self.policy.lease,
+                transactional=self.transactional,
+                fingerprint=self.fingerprint,
             )
             if taken.outcome is AdmissionOutcome.ADMITTED:
                 log.warning("op_store: %s was stale; taken over and run again", self.call.describe())

@@ -155,11 +155,19 @@ class LeasedOperationStore(OperationStore):
 
     @abc.abstractmethod
     def take_over(
-        self, operation_id: int, stale_token: int, *, lease: timedelta = DEFAULT_LEASE, transactional: bool = False
+        self,
+        operation_id: int,
+        stale_token: int,
+        *,
+        lease: timedelta = DEFAULT_LEASE,
+        transactional: bool = False,
+        fingerprint: bytes | None = None,
     ) -> Admission:
         """Compare-and-set a stale admission owned by ``stale_token`` to a new owner token.
 
         Exactly one of several racers gets ``ADMITTED``; the others get the state they find.
+        ``fingerprint`` is compared against what the racers find, and recorded when the
+        admission vanished meanwhile and is admitted afresh.
         """
 
     @abc.abstractmethod

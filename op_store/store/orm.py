@@ -94,6 +94,7 @@ from datetime import datetime, timedelta
 from time import perf_counter
 from typing import Any
 
+from django.conf import settings
 from django.core.signals import request_finished, request_started, setting_changed
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -415,6 +416,7 @@ _INSERT = (
 )
 _SEAL = ("state", "response", "root_type", "response_size", "status_code", "sealed_at", "expires_at")
 _INSERT_SEALED = tuple(n for n in _INSERT if n != "state") + _SEAL
+_DATETIMES = frozenset({"created_at", "lease_expires_at", "sealed_at", "expires_at"})
 #: Columns whose values the field must adapt (u64 -> i64, datetimes, bytes, JSON).
 _ADAPTED = frozenset(
     {
@@ -497,16 +499,33 @@ class _Sql:
             self.delete_owned_nowait = self.delete_owned
             self.delete_admitted_nowait = self.delete_admitted
         self._converters = {name: self._field_converters(conn, name) for name in self.fields}
+        self._root_params: dict[TypeRef, Any] = {}
 
     def _field_converters(self, conn: BaseDatabaseWrapper, name: str) -> tuple[Any, list[Any]]:
         col = self.fields[name].get_col(Operation._meta.db_table)
         return col, [*conn.ops.get_db_converters(col), *col.get_db_converters(conn)]
 
     def prep(self, name: str, value: Any) -> Any:
-        """``value`` adapted for this backend by the model field (plain text and ints pass as they are)."""
+        """``value`` adapted for this backend by the model field (plain text and ints pass as they are).
+
+        An aware datetime (what the store's clock gives) goes straight to the backend's adapter, as
+        ``DateTimeField.get_db_prep_value`` would send it after checks that only naive values need.
+        """
         if value is None or (name not in _ADAPTED and type(value) in (str, int, bool)):
             return value
+        if name in _DATETIMES and type(value) is datetime and value.tzinfo is not None and settings.USE_TZ:
+            return self.conn.ops.adapt_datetimefield_value(value)
         return self.fields[name].get_db_prep_value(value, connection=self.conn, prepared=False)
+
+    def prep_root_type(self, root: TypeRef) -> Any:
+        """The adapted ``root_type`` column value of ``root``, built once per distinct root type."""
+        found = self._root_params.get(root)
+        if found is None:
+            found = self.prep("root_type", root.to_json())
+            if len(self._root_params) >= _ROOT_TYPES_MAX:
+                self._root_params.clear()
+            self._root_params[root] = found
+        return found
 
     def convert(self, name: str, value: Any) -> Any:
         col, converters = self._converters[name]
@@ -517,20 +536,50 @@ class _Sql:
     def key(self, scope: str, operation_id: int) -> list[Any]:
         return [scope, u64_to_i64(operation_id)]
 
+    def root_type(self, stored: Any) -> TypeRef | None:
+        """The TypeRef of a stored ``root_type`` (JSON text), parsed once per distinct text.
+
+        Replies share a handful of root types, and a replay is the hot path: converting the column
+        and building the TypeRef again for every replay would cost more than the lookup's SELECT on
+        SQLite. TypeRefs are immutable, so one instance can be shared.
+        """
+        if stored is None:
+            return None
+        if isinstance(stored, str):
+            found = _ROOT_TYPES.get(stored)
+            if found is None:
+                found = TypeRef.from_json(self.convert("root_type", stored))
+                if len(_ROOT_TYPES) >= _ROOT_TYPES_MAX:
+                    _ROOT_TYPES.clear()
+                _ROOT_TYPES[stored] = found
+            return found
+        return TypeRef.from_json(self.convert("root_type", stored))
+
     def row(self, values: Sequence[Any]) -> _Row:
-        c = self.convert
+        """A stored row, converting only what its state needs (a replay reads no lease)."""
+        state = OperationState(values[0])
         fingerprint = values[2]
         response = values[5]
+        if state is OperationState.SEALED:
+            lease_expires_at, transactional = None, False
+        else:
+            lease_expires_at = self.convert("lease_expires_at", values[3])
+            transactional = bool(self.convert("transactional", values[4]))
         return _Row(
-            OperationState(values[0]),
+            state,
             int(values[1]),
             None if fingerprint is None else bytes(fingerprint),
-            c("lease_expires_at", values[3]),
-            bool(c("transactional", values[4])),
+            lease_expires_at,
+            transactional,
             None if response is None else bytes(response),
-            c("root_type", values[6]),
+            self.root_type(values[6]) if state is OperationState.SEALED else None,
             values[7],
         )
+
+
+#: Stored root types (JSON text) -> TypeRef, see :meth:`_Sql.root_type`; bounded, cleared when full.
+_ROOT_TYPES: dict[str, TypeRef] = {}
+_ROOT_TYPES_MAX = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -541,12 +590,12 @@ class _Row:
     lease_expires_at: datetime | None
     transactional: bool
     response: bytes | None
-    root_type: Any
+    root_type: TypeRef | None  # parsed for sealed rows only
     status_code: int | None
 
     def sealed(self) -> SealedResponse:
         assert self.response is not None and self.root_type is not None
-        return SealedResponse(self.response, TypeRef.from_json(self.root_type), self.status_code)
+        return SealedResponse(self.response, self.root_type, self.status_code)
 
     def classify(self, digest: bytes | None, now: datetime) -> Admission:
         if fingerprints_conflict(self.fingerprint, digest):
@@ -650,8 +699,9 @@ class DjangoOperationStore(LeasedOperationStore):
             row = cursor.fetchone()
         if row is None or row[0] != _SEALED:
             return None
-        root = sql.convert("root_type", row[2])
-        return SealedResponse(bytes(row[1]), TypeRef.from_json(root), row[3])
+        root = sql.root_type(row[2])
+        assert root is not None
+        return SealedResponse(bytes(row[1]), root, row[3])
 
     def seal(self, operation_id: int, response: bytes, root_type: TypeRef, registry: SchemaSource) -> None:
         self._seal(operation_id, None, response, root_type, registry, None)
@@ -963,13 +1013,15 @@ class DjangoOperationStore(LeasedOperationStore):
         sealed = {
             "state": _SEALED,
             "response": data,
-            "root_type": root.to_json(),
+            "root_type": root,  # adapted by prep_root_type
             "response_size": len(data),
             "status_code": status_code,
             "sealed_at": now,
             "expires_at": now + op_store_settings.RETENTION,
         }
-        seal_params = [sql.prep(name, sealed[name]) for name in _SEAL]
+        seal_params = [
+            sql.prep_root_type(root) if name == "root_type" else sql.prep(name, sealed[name]) for name in _SEAL
+        ]
         caller_txn = _in_caller_transaction(conn)
         trust_cache = True
         found_stored: set[int] = set()

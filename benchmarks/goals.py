@@ -1,0 +1,80 @@
+"""The issue's goals, checked against the figures of one run (every figure a ratio within that run)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .harness import Row, row
+
+ALTERNATIVES = ("django-idempotency-key", "drf-idempotency", "drf-idempotencykey")
+
+
+def _find(rows: list[Row], group: str, name: str) -> float | None:
+    for r in rows:
+        if r.get("group") == group and r.get("name") == name:
+            return r.get("value")
+    return None
+
+
+def evaluate(rows: list[Row]) -> list[Row]:
+    """One row per goal and database: the measured value, and MET/MISSED against the target."""
+    out: list[Row] = []
+    databases = sorted(
+        {str(r["group"]).split("/", 1)[1] for r in rows if str(r.get("group", "")).startswith("requests/")}
+    )
+    databases += [
+        db
+        for db in sorted(
+            {str(r["group"]).split("/", 1)[1] for r in rows if str(r.get("group", "")).startswith("store/")}
+        )
+        if db not in databases
+    ]
+
+    def goal(db: str, name: str, value: float | None, ok: Callable[[float], bool], target: str, unit: str) -> None:
+        if value is None:
+            return
+        out.append(row("goals/" + db, name, value, unit, f"{'MET' if ok(value) else 'MISSED'} (goal {target})"))
+
+    for db in databases:
+        req, store = f"requests/{db}", f"store/{db}"
+        goal(db, "fresh request adds (floors)", _find(rows, req, "exactly_once: fresh adds (floors)"),
+             lambda v: v <= 1.2, "<= 1.2", "floors")  # fmt: skip
+        goal(db, "fresh request commits", _find(rows, req, "exactly_once, fresh: commits"),
+             lambda v: v <= 2, "<= 2", "commits")  # fmt: skip
+        bare = _find(rows, req, "writing view bare: commits")
+        atomic = _find(rows, req, "writing view, exactly_once(atomic=True): commits")
+        if bare is not None and atomic is not None:
+            goal(
+                db, "commits added to a writing view (atomic=True)", atomic - bare, lambda v: v <= 1, "<= 1", "commits"
+            )
+        goal(db, "replay commits", _find(rows, req, "exactly_once, replay: commits"),
+             lambda v: v == 0, "0", "commits")  # fmt: skip
+        goal(db, "replay statements", _find(rows, req, "exactly_once, replay: statements"),
+             lambda v: v == 1, "1", "stmts")  # fmt: skip
+        goal(db, "replay adds over the bare view", _find(rows, req, "exactly_once: replay adds (time)"),
+             lambda v: v <= 200, "<= 200 us", "us")  # fmt: skip
+        goal(db, "ORM store cycle / raw SQL cycle",
+             _find(rows, store, "admit+seal+get cycle: django / admit+seal+get cycle: raw"),
+             lambda v: v <= 1.2, "<= 1.2", "ratio")  # fmt: skip
+        goal(db, "exactly_once fresh adds / its store cycle",
+             _find(rows, req, "exactly_once: fresh adds / its store calls"),
+             lambda v: v <= 1.2, "<= 1.2", "ratio")  # fmt: skip
+        goal(db, "working view: replay / bare", _find(rows, req, "working view: replay / bare"),
+             lambda v: v < 1, "< 1", "ratio")  # fmt: skip
+        scale = f"scale/{db}"
+        for size in ("1,000,000", "100,000"):
+            ratio = _find(rows, scale, f"replay lookup, {size} rows / replay lookup, 1,000 rows")
+            if ratio is not None:
+                goal(db, f"replay at {size} rows / at 1,000 rows", ratio, lambda v: v <= 1.2, "<= 1.2", "ratio")
+                break
+        ours_fresh = _find(rows, req, "exactly_once: fresh adds (floors)")
+        ours_replay = _find(rows, req, "exactly_once: replay / bare")
+        for alt in ALTERNATIVES:
+            fresh = _find(rows, req, f"{alt}: fresh adds (floors)")
+            replay = _find(rows, req, f"{alt}: replay / bare")
+            if None in (fresh, replay, ours_fresh, ours_replay):
+                continue
+            assert fresh is not None and replay is not None and ours_fresh is not None and ours_replay is not None
+            goal(db, f"ahead of {alt}: fresh (its floors / ours)", fresh / ours_fresh, lambda v: v > 1, "> 1", "x")
+            goal(db, f"ahead of {alt}: replay (its ratio / ours)", replay / ours_replay, lambda v: v > 1, "> 1", "x")
+    return out
