@@ -1,5 +1,6 @@
 """Settings of the op_store example project (SQLite, DEBUG on: for trying things, not production)."""
 
+import os
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -52,7 +53,8 @@ TEMPLATES = [
 DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
-        "NAME": BASE_DIR / "db.sqlite3",
+        # OP_STORE_EXAMPLE_DB: another SQLite file (the tests run the example on a temporary one).
+        "NAME": os.environ.get("OP_STORE_EXAMPLE_DB", BASE_DIR / "db.sqlite3"),
         # WAL lets op_store commit an admission on its own connection while a view's transaction
         # is open (system check op_store.W003 explains why it matters).
         "OPTIONS": {"init_command": "PRAGMA journal_mode=WAL;"},
