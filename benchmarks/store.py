@@ -130,7 +130,7 @@ class RawStoreStatements:
     def __init__(self, alias: str, *, prepared: bool = True) -> None:
         from django.db import connections
 
-        from op_store.store.orm import _sql
+        from op_store.store.sql import _sql
 
         self.base = RawBaseline(alias, prepared=prepared)
         self.conn = self.base.conn
@@ -147,7 +147,7 @@ class RawStoreStatements:
 
         from django.utils import timezone
 
-        from op_store.store.orm import _INSERT, _SEAL
+        from op_store.store.sql import _INSERT, _SEAL
         from op_store.vox.ids import u64_to_i64
 
         sql, now = self.sql, timezone.now()
@@ -357,7 +357,7 @@ def _assigns_xid(alias: str, store: Any, operation_id: int) -> int:
     nothing to the WAL)."""
     from django.db import connections, transaction
 
-    from op_store.store.orm import _sql
+    from op_store.store.sql import _sql
 
     conn = connections[alias]
     sql = _sql(conn)
@@ -374,7 +374,7 @@ def _assigns_xid(alias: str, store: Any, operation_id: int) -> int:
         "created_at": now,
         "lease_expires_at": now,
     }
-    from op_store.store.orm import _INSERT
+    from op_store.store.sql import _INSERT
 
     params = [sql.prep(name, values[name]) for name in _INSERT] + sql.key(store.scope, operation_id)
     with transaction.atomic(using=alias), conn.cursor() as cursor:
@@ -390,11 +390,11 @@ def _admissions_in_atomic(alias: str, store: Any, ids: itertools.count[int], rou
     """A fresh try_admit in autocommit vs inside ``atomic()`` (on the sibling connection)."""
     from django.db import connections, transaction
 
-    from op_store.store import orm
+    from op_store.store import isolation
 
     conn = connections[alias]
-    orm._isolation_cache.clear()
-    sibling = orm._sibling(conn)
+    isolation._isolation_cache.clear()
+    sibling = isolation._sibling(conn)
 
     def admit_in_atomic() -> object:
         with transaction.atomic(using=alias):

@@ -247,6 +247,6 @@ class Schema(models.Model):
 def _forget_schema_cache() -> None:
     import sys
 
-    orm = sys.modules.get("op_store.store.orm")
-    if orm is not None:  # the cache only exists once the ORM store was imported
-        orm.schema_cache.clear()
+    cache = sys.modules.get("op_store.store.schema_cache")
+    if cache is not None:  # the cache only exists once the ORM store was imported
+        cache.schema_cache.clear()

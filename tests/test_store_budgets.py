@@ -16,7 +16,8 @@ from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
 from op_store.store import DjangoOperationStore
-from op_store.store.orm import _sibling, schema_cache
+from op_store.store.isolation import _sibling
+from op_store.store.orm import schema_cache
 from tests.test_store_helpers import FULL, ROOT, U32, U32_REGISTRY, fresh_structs
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -13,15 +13,9 @@ from django.test.utils import override_settings
 
 from op_store import signals
 from op_store.models import Operation, Schema
-from op_store.store import DjangoOperationStore, OperationState, OwnershipLostError
-from op_store.store import orm as orm_module
-from op_store.store.orm import (
-    DatabaseSchemaSource,
-    _admission_connection,
-    _static_isolation,
-    schema_cache,
-    store_alias,
-)
+from op_store.store import DjangoOperationStore, OperationState, OwnershipLostError, isolation
+from op_store.store.isolation import _admission_connection, _static_isolation
+from op_store.store.orm import DatabaseSchemaSource, schema_cache, store_alias
 from tests.test_store_helpers import (  # noqa: F401
     CLOSURE_IDS,
     FULL,
@@ -256,23 +250,23 @@ def test_sqlite_journal_mode_decides(tmp_path, django_db_blocker):
     }
     conn = DatabaseWrapper(settings_dict, "journal")
     with django_db_blocker.unblock():
-        found = orm_module._isolation_of(conn)
+        found = isolation._isolation_of(conn)
         assert not found.possible and "not WAL" in found.reason
         with conn.cursor() as cursor:
             cursor.execute("PRAGMA journal_mode=WAL")
-        orm_module._isolation_cache.clear()
-        assert orm_module._isolation_of(conn).possible
+        isolation._isolation_cache.clear()
+        assert isolation._isolation_of(conn).possible
         conn.close()
-        orm_module._isolation_cache.clear()
-        orm_module.close_admission_connections()
+        isolation._isolation_cache.clear()
+        isolation.close_admission_connections()
 
 
 @pytest.mark.django_db(transaction=True)
 def test_without_isolation_the_admission_joins_the_transaction(caplog):
     conn = connections["default"]
-    key = orm_module._db_key(conn)
-    orm_module._isolation_cache[key] = orm_module._Isolation(False, "pretend: no WAL")
-    orm_module._warned.discard(key)
+    key = isolation._db_key(conn)
+    isolation._isolation_cache[key] = isolation._Isolation(False, "pretend: no WAL")
+    isolation._warned.discard(key)
     store = DjangoOperationStore()
     try:
         with caplog.at_level(logging.WARNING, logger="op_store"), pytest.raises(RuntimeError), transaction.atomic():
@@ -282,7 +276,7 @@ def test_without_isolation_the_admission_joins_the_transaction(caplog):
         assert "inside the caller's transaction (pretend: no WAL)" in caplog.text
         assert store.lookup(1) is OperationState.UNKNOWN  # rolled back with the caller
     finally:
-        orm_module._isolation_cache.clear()
+        isolation._isolation_cache.clear()
 
 
 # --- the schema cache ----------------------------------------------------------------------------
@@ -460,7 +454,7 @@ def test_sibling_lives_for_a_request_and_no_longer():
     if conn.vendor == "sqlite" and conn.is_in_memory_db():
         pytest.skip("Django never closes in-memory SQLite connections (that would drop the database)")
     store = DjangoOperationStore()
-    sibling = orm_module._sibling(conn)
+    sibling = isolation._sibling(conn)
     with transaction.atomic():
         store.try_admit(1)
     assert sibling.connection is None  # CONN_MAX_AGE = 0, outside a request: closed after use
@@ -480,11 +474,11 @@ def test_sibling_has_a_lock_timeout_on_postgres():
     conn = connections["default"]
     if conn.vendor != "postgresql":
         pytest.skip("PostgreSQL only")
-    sibling = orm_module._sibling(conn)
+    sibling = isolation._sibling(conn)
     try:
         with sibling.cursor() as cursor:
             cursor.execute("SHOW lock_timeout")
-            assert cursor.fetchone()[0] == orm_module.ADMISSION_LOCK_TIMEOUT
+            assert cursor.fetchone()[0] == isolation.ADMISSION_LOCK_TIMEOUT
     finally:
         sibling.close()
 

@@ -79,42 +79,34 @@ Schema cache
     the known hashes it relied on, so if the table was emptied behind the cache's back (a flush
     without signals, a restored backup) the UPDATE matches nothing, the store notices, clears the
     cache and writes the schemas. A seal never skips a schema that is not in the table.
+
+Modules
+    The pieces live beside this one, each with one concern: :mod:`.alias` (``store_alias``),
+    :mod:`.isolation` (the sibling connection), :mod:`.schema_cache`, :mod:`.sql` (the statements
+    per backend) and :mod:`.maintenance` (``purge``, ``release_stale``, ``stats``). Their public
+    names are re-exported here.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
-import threading
-import weakref
-from collections.abc import Callable, Container, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from contextlib import nullcontext
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from time import perf_counter
 from typing import Any
 
-from django.conf import settings
-from django.core.signals import request_finished, request_started, setting_changed
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, router, transaction
+from django.db import IntegrityError, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.backends.signals import connection_created
-from django.db.models.signals import post_migrate
-from django.db.utils import load_backend
 from django.utils import timezone
 
 from op_store.conf import op_store_settings
 from op_store.models import SCOPE_MAX_LENGTH, Operation, Schema
-from op_store.signals import (
-    operation_admitted,
-    operation_removed,
-    operation_sealed,
-    operations_purged,
-)
+from op_store.signals import operation_admitted, operation_removed, operation_sealed
 from op_store.vox.ids import u64_to_i64
 from op_store.vox.schema import Schema as VoxSchema
 from op_store.vox.schema import SchemaSource, TypeRef
 
+from .alias import store_alias
 from .base import (
     DEFAULT_LEASE,
     Admission,
@@ -134,13 +126,25 @@ from .common import (
     check_text,
     coerce_response,
     fingerprint_digest,
-    fingerprints_conflict,
     new_token,
     seal_closure,
 )
+from .isolation import (
+    ADMISSION_ALIAS_SUFFIX,
+    ADMISSION_LOCK_TIMEOUT,
+    _admission_connection,
+    _after_sibling_use,
+    _in_caller_transaction,
+    admission_isolation,
+    close_admission_connections,
+)
+from .maintenance import purge, release_stale, stats
+from .schema_cache import SchemaCache, _KnownTracker, schema_cache
+from .sql import _INSERT, _INSERT_SEALED, _SEAL, _Row, _Sql, _sql
 
 __all__ = [
     "ADMISSION_ALIAS_SUFFIX",
+    "ADMISSION_LOCK_TIMEOUT",
     "DatabaseSchemaSource",
     "DjangoOperationStore",
     "SchemaCache",
@@ -155,39 +159,11 @@ __all__ = [
 
 logger = logging.getLogger("op_store")
 
-ADMISSION_ALIAS_SUFFIX = "__op_store_admit"
-#: PostgreSQL ``lock_timeout`` of the sibling connection (a wait on one's own transaction ends).
-ADMISSION_LOCK_TIMEOUT = "10s"
-
 _ADMITTED = Operation.State.ADMITTED.value
 _SEALED = Operation.State.SEALED.value
-_EXPIRED = Operation.State.EXPIRED.value
-
-
-def store_alias(using: str | None = None) -> str:
-    """The database alias of the operation store (see the module docstring)."""
-    if using:
-        return using
-    configured = op_store_settings.DATABASE
-    if configured:
-        return str(configured)
-    return router.db_for_write(Operation) or DEFAULT_DB_ALIAS
 
 
 # --- transactions -------------------------------------------------------------------------------
-
-
-def _in_caller_transaction(conn: BaseDatabaseWrapper) -> bool:
-    """Whether ``conn`` is inside a transaction the caller opened (``TestCase``'s own blocks aside)."""
-    if conn.in_atomic_block:
-        return any(not getattr(block, "_from_testcase", False) for block in conn.atomic_blocks)
-    return not conn.get_autocommit()
-
-
-def _inside_testcase(conn: BaseDatabaseWrapper) -> bool:
-    """Whether the outermost transaction is a ``TestCase``'s (it never commits)."""
-    blocks = conn.atomic_blocks
-    return bool(conn.in_atomic_block and blocks and getattr(blocks[0], "_from_testcase", False))
 
 
 def _write_block(conn: BaseDatabaseWrapper, caller_txn: bool) -> Any:
@@ -197,447 +173,6 @@ def _write_block(conn: BaseDatabaseWrapper, caller_txn: bool) -> Any:
     # Outside any transaction this is BEGIN/COMMIT; inside TestCase's block, a savepoint that
     # behaves like our own transaction would in production.
     return transaction.atomic(using=conn.alias, savepoint=conn.in_atomic_block)
-
-
-# --- the sibling connection ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Isolation:
-    possible: bool
-    reason: str = ""
-
-
-_isolation_lock = threading.Lock()
-_isolation_cache: dict[tuple[str, ...], _Isolation] = {}
-_warned: set[tuple[str, ...]] = set()
-_siblings = threading.local()
-
-
-def _db_key(conn: BaseDatabaseWrapper) -> tuple[str, ...]:
-    sd = conn.settings_dict
-    return (conn.alias, str(sd.get("ENGINE")), str(sd.get("HOST") or ""), str(sd.get("PORT") or ""), str(sd["NAME"]))
-
-
-def _static_isolation(conn: BaseDatabaseWrapper) -> _Isolation | None:
-    """What the settings alone say about isolating admissions on ``conn``'s database."""
-    if conn.vendor != "sqlite":
-        return _Isolation(True)
-    name = str(conn.settings_dict["NAME"] or ":memory:")
-    if name == ":memory:" or ("mode=memory" in name and "cache=shared" not in name):
-        return _Isolation(False, "SQLite private in-memory database: another connection would not see it")
-    mode = str(conn.settings_dict.get("OPTIONS", {}).get("transaction_mode") or "").upper()
-    if mode in ("IMMEDIATE", "EXCLUSIVE"):
-        return _Isolation(False, f"SQLite transaction_mode {mode}: the caller's transaction holds the write lock")
-    if "mode=memory" in name:
-        return _Isolation(True)  # shared-cache in-memory (test databases)
-    return None  # a file: depends on the journal mode
-
-
-def admission_isolation(using: str | None = None) -> _Isolation:
-    """Whether admissions on this alias can commit apart from the caller's transaction, and why not."""
-    return _isolation_of(connections[store_alias(using)])
-
-
-def _isolation_of(conn: BaseDatabaseWrapper) -> _Isolation:
-    key = _db_key(conn)
-    found = _isolation_cache.get(key)
-    if found is not None:
-        return found
-    found = _static_isolation(conn)
-    if found is None:
-        sibling = _sibling(conn)
-        try:
-            with sibling.cursor() as cursor:
-                cursor.execute("PRAGMA journal_mode")
-                row = cursor.fetchone()
-            journal = str(row[0] if row else "").lower()
-        finally:
-            _after_sibling_use(sibling)
-        found = (
-            _Isolation(True)
-            if journal == "wal"
-            else _Isolation(False, f"SQLite journal_mode {journal or '?'} (not WAL): readers block the writer")
-        )
-    with _isolation_lock:
-        _isolation_cache[key] = found
-    return found
-
-
-def _sibling(conn: BaseDatabaseWrapper) -> BaseDatabaseWrapper:
-    """This thread's private connection to ``conn``'s database (created lazily)."""
-    siblings: dict[str, BaseDatabaseWrapper] = _siblings.__dict__.setdefault("by_alias", {})
-    sibling = siblings.get(conn.alias)
-    if sibling is not None and _db_key(sibling)[1:] != _db_key(conn)[1:]:
-        sibling.close()  # the alias now points elsewhere (a test database, override_settings)
-        sibling = None
-    if sibling is None:
-        settings_dict = copy.deepcopy(conn.settings_dict)
-        backend = load_backend(settings_dict["ENGINE"])
-        sibling = backend.DatabaseWrapper(settings_dict, f"{conn.alias}{ADMISSION_ALIAS_SUFFIX}")
-        siblings[conn.alias] = sibling
-    return sibling
-
-
-def _after_sibling_use(sibling: BaseDatabaseWrapper) -> None:
-    """With ``CONN_MAX_AGE = 0``, close the sibling unless a request is running on this thread (then
-    it is closed at ``request_finished``, like Django's own connections): one connection per request
-    at most, and none left open outside requests (a test database can then always be dropped)."""
-    if sibling.settings_dict.get("CONN_MAX_AGE") == 0 and not getattr(_siblings, "in_request", False):
-        sibling.close()
-
-
-def close_admission_connections() -> None:
-    """Close this thread's sibling connections (threads that admitted should call it at exit)."""
-    siblings: dict[str, BaseDatabaseWrapper] = _siblings.__dict__.get("by_alias", {})
-    for sibling in siblings.values():
-        sibling.close()
-    siblings.clear()
-
-
-def _admission_connection(alias: str) -> BaseDatabaseWrapper:
-    """The connection an admission runs on: the alias's own, or its sibling (see module docstring)."""
-    conn = connections[alias]
-    if _inside_testcase(conn) or not _in_caller_transaction(conn):
-        # In a TestCase everything must roll back with the test: a committed admission on another
-        # connection would leak into the next test (and could not see the test's rows).
-        return conn
-    isolation = admission_isolation(alias)
-    if isolation.possible:
-        return _sibling(conn)
-    key = _db_key(conn)
-    if key not in _warned:
-        _warned.add(key)
-        logger.warning(
-            "op_store: admissions on database %r run inside the caller's transaction (%s); concurrent "
-            "duplicates wait for it instead of seeing the operation in flight",
-            alias,
-            isolation.reason,
-        )
-    return conn
-
-
-def _on_connection_created(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
-    if connection.alias.endswith(ADMISSION_ALIAS_SUFFIX) and connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(f"SET lock_timeout = '{ADMISSION_LOCK_TIMEOUT}'")
-
-
-def _close_obsolete_siblings() -> None:
-    siblings: dict[str, BaseDatabaseWrapper] = _siblings.__dict__.get("by_alias", {})
-    for sibling in siblings.values():
-        sibling.close_if_unusable_or_obsolete()
-
-
-def _request_started(**kwargs: Any) -> None:
-    _close_obsolete_siblings()
-    _siblings.in_request = True
-
-
-def _request_finished(**kwargs: Any) -> None:
-    _siblings.in_request = False
-    _close_obsolete_siblings()
-
-
-connection_created.connect(_on_connection_created, dispatch_uid="op_store.sibling_lock_timeout")
-request_started.connect(_request_started, dispatch_uid="op_store.close_siblings_start")
-request_finished.connect(_request_finished, dispatch_uid="op_store.close_siblings_finish")
-
-
-# --- the schema cache ---------------------------------------------------------------------------
-
-
-class SchemaCache:
-    """Schema hashes known to be stored, per database (a hint; see the module docstring)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._known: dict[tuple[str, ...], frozenset[int]] = {}
-
-    key = staticmethod(_db_key)
-
-    def known(self, key: tuple[str, ...]) -> frozenset[int]:
-        return self._known.get(key, frozenset())
-
-    def add(self, key: tuple[str, ...], ids: Iterable[int]) -> None:
-        with self._lock:  # copy-on-write: readers never see a set being resized
-            self._known[key] = self._known.get(key, frozenset()) | frozenset(ids)
-
-    def add_on_commit(self, conn: BaseDatabaseWrapper, ids: Iterable[int]) -> None:
-        """Remember ``ids`` once the current transaction on ``conn`` commits (never on rollback)."""
-        key, frozen = self.key(conn), frozenset(ids)
-
-        def committed() -> None:
-            # captureOnCommitCallbacks(execute=True) runs callbacks inside the test transaction,
-            # which will roll back: nothing is known to be stored then.
-            if not conn.in_atomic_block:
-                self.add(key, frozen)
-
-        transaction.on_commit(committed, using=conn.alias)
-
-    def forget(self, key: tuple[str, ...]) -> None:
-        with self._lock:
-            self._known.pop(key, None)
-
-    def clear(self, **kwargs: Any) -> None:
-        with self._lock:
-            self._known.clear()
-
-
-schema_cache = SchemaCache()
-
-
-def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
-    if setting in ("DATABASES", "DATABASE_ROUTERS", "OP_STORE", "INSTALLED_APPS"):
-        schema_cache.clear()
-        with _isolation_lock:
-            _isolation_cache.clear()
-        close_admission_connections()
-
-
-post_migrate.connect(schema_cache.clear, dispatch_uid="op_store.schema_cache_post_migrate")
-setting_changed.connect(_on_setting_changed, dispatch_uid="op_store.schema_cache_settings")
-
-
-# --- SQL ----------------------------------------------------------------------------------------
-
-_ROW = ("state", "token", "fingerprint", "lease_expires_at", "transactional", "response", "root_type", "status_code")
-_INSERT = (
-    "scope",
-    "operation_id",
-    "state",
-    "method",
-    "key",
-    "fingerprint",
-    "token",
-    "transactional",
-    "created_at",
-    "lease_expires_at",
-)
-_SEAL = ("state", "response", "root_type", "response_size", "status_code", "sealed_at", "expires_at")
-_INSERT_SEALED = tuple(n for n in _INSERT if n != "state") + _SEAL
-_DATETIMES = frozenset({"created_at", "lease_expires_at", "sealed_at", "expires_at"})
-#: Columns whose values the field must adapt (u64 -> i64, datetimes, bytes, JSON).
-_ADAPTED = frozenset(
-    {
-        "operation_id",
-        "fingerprint",
-        "response",
-        "root_type",
-        "created_at",
-        "lease_expires_at",
-        "sealed_at",
-        "expires_at",
-    }
-)
-
-
-class _Sql:
-    """The statements on one connection's backend, with parameter adaptation and row conversion."""
-
-    def __init__(self, conn: BaseDatabaseWrapper) -> None:
-        qn = conn.ops.quote_name
-        meta = Operation._meta
-        self.conn = weakref.proxy(conn)
-        self.vendor = conn.vendor
-        self.fields = {f.name: f for f in meta.concrete_fields}
-        col = {name: qn(str(f.column)) for name, f in self.fields.items()}
-        t = qn(meta.db_table)
-        st = qn(Schema._meta.db_table)
-        self.schema_pk = f"{st}.{qn(str(Schema._meta.get_field('id').column))}"
-        self.schema_table = st
-        where = f"{col['scope']} = %s AND {col['operation_id']} = %s"
-        self.where = where
-        self.col = col
-        self.table = t
-        row = ", ".join(col[n] for n in _ROW)
-        cols = ", ".join(col[n] for n in _INSERT)
-        marks = ", ".join(["%s"] * len(_INSERT))
-        conflict = f"({col['scope']}, {col['operation_id']})"
-        self.select_row = f"SELECT {row} FROM {t} WHERE {where}"
-        self.select_state = f"SELECT {col['state']} FROM {t} WHERE {where}"
-        self.select_sealed = (
-            f"SELECT {col['state']}, {col['response']}, {col['root_type']}, {col['status_code']} FROM {t} WHERE {where}"
-        )
-        self.insert = f"INSERT INTO {t} ({cols}) VALUES ({marks})"
-        if self.vendor == "postgresql":
-            self.admit = (
-                f"WITH ins AS ({self.insert} ON CONFLICT {conflict} DO NOTHING RETURNING {row}) "
-                f"SELECT TRUE, {row} FROM ins UNION ALL SELECT FALSE, {row} FROM {t} WHERE {where}"
-            )
-        elif self.vendor == "sqlite":
-            self.admit = f"{self.insert} ON CONFLICT {conflict} DO NOTHING RETURNING {row}"
-        else:
-            self.admit = ""
-        sealed_cols = ", ".join(col[n] for n in _INSERT_SEALED)
-        sealed_marks = ", ".join(["%s"] * len(_INSERT_SEALED))
-        self.insert_sealed = f"INSERT INTO {t} ({sealed_cols}) VALUES ({sealed_marks})"
-        self.insert_sealed_ignore = (
-            f"{self.insert_sealed} ON CONFLICT {conflict} DO NOTHING" if self.vendor in ("postgresql", "sqlite") else ""
-        )
-        self.take_over = (
-            f"UPDATE {t} SET {col['token']} = %s, {col['lease_expires_at']} = %s, {col['transactional']} = %s "
-            f"WHERE {where} AND {col['state']} = %s AND {col['token']} = %s AND {col['lease_expires_at']} < %s"
-        )
-        sets = ", ".join(f"{col[n]} = %s" for n in _SEAL)
-        self.seal_owned = f"UPDATE {t} SET {sets} WHERE {where} AND {col['state']} = %s AND {col['token']} = %s"
-        self.seal_admitted = f"UPDATE {t} SET {sets} WHERE {where} AND {col['state']} = %s"
-        self.exists_schema = f"EXISTS (SELECT 1 FROM {st} WHERE {self.schema_pk} = %s)"
-        self.delete_owned = f"DELETE FROM {t} WHERE {where} AND {col['state']} = %s AND {col['token']} = %s"
-        self.delete_admitted = f"DELETE FROM {t} WHERE {where} AND {col['state']} = %s"
-        if self.vendor == "postgresql":  # never wait on a row another transaction holds
-            pk = col["id"]
-            self.delete_owned_nowait = (
-                f"DELETE FROM {t} WHERE {pk} IN (SELECT {pk} FROM {t} WHERE {where} AND {col['state']} = %s "
-                f"AND {col['token']} = %s FOR UPDATE SKIP LOCKED)"
-            )
-            self.delete_admitted_nowait = (
-                f"DELETE FROM {t} WHERE {pk} IN (SELECT {pk} FROM {t} WHERE {where} AND {col['state']} = %s "
-                f"FOR UPDATE SKIP LOCKED)"
-            )
-        else:
-            self.delete_owned_nowait = self.delete_owned
-            self.delete_admitted_nowait = self.delete_admitted
-        self._converters = {name: self._field_converters(conn, name) for name in self.fields}
-        self._root_params: dict[TypeRef, Any] = {}
-
-    def _field_converters(self, conn: BaseDatabaseWrapper, name: str) -> tuple[Any, list[Any]]:
-        col = self.fields[name].get_col(Operation._meta.db_table)
-        return col, [*conn.ops.get_db_converters(col), *col.get_db_converters(conn)]
-
-    def prep(self, name: str, value: Any) -> Any:
-        """``value`` adapted for this backend by the model field (plain text and ints pass as they are).
-
-        An aware datetime (what the store's clock gives) goes straight to the backend's adapter, as
-        ``DateTimeField.get_db_prep_value`` would send it after checks that only naive values need.
-        """
-        if value is None or (name not in _ADAPTED and type(value) in (str, int, bool)):
-            return value
-        if name in _DATETIMES and type(value) is datetime and value.tzinfo is not None and settings.USE_TZ:
-            return self.conn.ops.adapt_datetimefield_value(value)
-        return self.fields[name].get_db_prep_value(value, connection=self.conn, prepared=False)
-
-    def prep_root_type(self, root: TypeRef) -> Any:
-        """The adapted ``root_type`` column value of ``root``, built once per distinct root type."""
-        found = self._root_params.get(root)
-        if found is None:
-            found = self.prep("root_type", root.to_json())
-            if len(self._root_params) >= _ROOT_TYPES_MAX:
-                self._root_params.clear()
-            self._root_params[root] = found
-        return found
-
-    def convert(self, name: str, value: Any) -> Any:
-        col, converters = self._converters[name]
-        for converter in converters:
-            value = converter(value, col, self.conn)
-        return value
-
-    def key(self, scope: str, operation_id: int) -> list[Any]:
-        return [scope, u64_to_i64(operation_id)]
-
-    def root_type(self, stored: Any) -> TypeRef | None:
-        """The TypeRef of a stored ``root_type`` (JSON text), parsed once per distinct text.
-
-        Replies share a handful of root types, and a replay is the hot path: converting the column
-        and building the TypeRef again for every replay would cost more than the lookup's SELECT on
-        SQLite. TypeRefs are immutable, so one instance can be shared.
-        """
-        if stored is None:
-            return None
-        if isinstance(stored, str):
-            found = _ROOT_TYPES.get(stored)
-            if found is None:
-                found = TypeRef.from_json(self.convert("root_type", stored))
-                if len(_ROOT_TYPES) >= _ROOT_TYPES_MAX:
-                    _ROOT_TYPES.clear()
-                _ROOT_TYPES[stored] = found
-            return found
-        return TypeRef.from_json(self.convert("root_type", stored))
-
-    def row(self, values: Sequence[Any]) -> _Row:
-        """A stored row, converting only what its state needs (a replay reads no lease)."""
-        state = OperationState(values[0])
-        fingerprint = values[2]
-        response = values[5]
-        if state is OperationState.SEALED:
-            lease_expires_at, transactional = None, False
-        else:
-            lease_expires_at = self.convert("lease_expires_at", values[3])
-            transactional = bool(self.convert("transactional", values[4]))
-        return _Row(
-            state,
-            int(values[1]),
-            None if fingerprint is None else bytes(fingerprint),
-            lease_expires_at,
-            transactional,
-            None if response is None else bytes(response),
-            self.root_type(values[6]) if state is OperationState.SEALED else None,
-            values[7],
-        )
-
-
-#: Stored root types (JSON text) -> TypeRef, see :meth:`_Sql.root_type`; bounded, cleared when full.
-_ROOT_TYPES: dict[str, TypeRef] = {}
-_ROOT_TYPES_MAX = 1024
-
-
-@dataclass(frozen=True, slots=True)
-class _Row:
-    state: OperationState
-    token: int
-    fingerprint: bytes | None
-    lease_expires_at: datetime | None
-    transactional: bool
-    response: bytes | None
-    root_type: TypeRef | None  # parsed for sealed rows only
-    status_code: int | None
-
-    def sealed(self) -> SealedResponse:
-        assert self.response is not None and self.root_type is not None
-        return SealedResponse(self.response, self.root_type, self.status_code)
-
-    def classify(self, digest: bytes | None, now: datetime) -> Admission:
-        if fingerprints_conflict(self.fingerprint, digest):
-            return Admission(AdmissionOutcome.CONFLICT)
-        if self.state is OperationState.SEALED:
-            return Admission(AdmissionOutcome.SEALED, sealed=self.sealed())
-        if self.state is OperationState.EXPIRED:
-            return Admission(AdmissionOutcome.EXPIRED)
-        live = self.lease_expires_at is not None and self.lease_expires_at > now
-        return Admission(
-            AdmissionOutcome.IN_FLIGHT if live else AdmissionOutcome.STALE,
-            self.token,
-            lease_expires_at=self.lease_expires_at,
-            transactional=self.transactional,
-        )
-
-
-_sql_cache: weakref.WeakKeyDictionary[BaseDatabaseWrapper, _Sql] = weakref.WeakKeyDictionary()
-
-
-def _sql(conn: BaseDatabaseWrapper) -> _Sql:
-    try:
-        return _sql_cache[conn]
-    except KeyError:
-        sql = _sql_cache[conn] = _Sql(conn)
-        return sql
-
-
-class _KnownTracker:
-    """``known`` for :func:`seal_closure` that records which known hashes the walk relied on."""
-
-    __slots__ = ("hits", "known")
-
-    def __init__(self, known: Container[int]) -> None:
-        self.known = known
-        self.hits: set[int] = set()
-
-    def __contains__(self, schema_id: object) -> bool:
-        if schema_id in self.known:
-            self.hits.add(schema_id)  # type: ignore[arg-type]
-            return True
-        return False
 
 
 # --- the store ------------------------------------------------------------------------------------
@@ -1250,164 +785,3 @@ class DatabaseSchemaSource:
                     nxt.update(schema.child_ids())
             frontier = nxt - seen
         return out
-
-
-# --- maintenance: purge, release, stats -----------------------------------------------------------
-
-
-def purge(
-    *,
-    now: datetime | None = None,
-    using: str | None = None,
-    batch_size: int | None = None,
-    progress: Callable[[str, int, int | None], None] | None = None,
-    dry_run: bool = False,
-) -> PurgeResult:
-    """Expire sealed replies past ``RETENTION`` into tombstones, delete tombstones past theirs.
-
-    Works across scopes, in primary-key batches: each batch is one SELECT of at most ``batch_size``
-    ids through the (state, expires_at) index and one UPDATE/DELETE by those ids, committed on its
-    own (autocommit), so no lock is held longer than one batch. A tombstone (state expired,
-    response and root type dropped, fingerprint kept) lives ``TOMBSTONE_RETENTION`` from the purge
-    that made it. ``progress(phase, done, total)`` is called after every batch.
-    """
-    alias = store_alias(using)
-    now = now or timezone.now()
-    batch = batch_size or op_store_settings.PURGE_BATCH_SIZE
-    if batch < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch}")
-    tombstone_until = now + op_store_settings.TOMBSTONE_RETENTION
-    operations = Operation.objects.using(alias)
-    due_sealed = operations.expired(now)
-    due_tombstones = operations.tombstones_due(now)
-    started = perf_counter()
-    if dry_run:
-        result = PurgeResult(due_sealed.count(), due_tombstones.count(), 0, 0.0, perf_counter() - started, True)
-        operations_purged.send(
-            sender=DjangoOperationStore, using=alias, expired=result.expired, deleted=result.deleted, dry_run=True
-        )
-        return result
-
-    longest = 0.0
-    batches = 0
-    counts = {"expire": 0, "delete": 0}
-
-    def run(phase: str, due: Any, write: Callable[[Any], int]) -> None:
-        nonlocal longest, batches
-        total = due.count() if progress is not None else None
-        while True:
-            ids = list(due.order_by("expires_at").values_list("pk", flat=True)[:batch])
-            if not ids:
-                return
-            t0 = perf_counter()
-            counts[phase] += write(due.filter(pk__in=ids))
-            longest = max(longest, perf_counter() - t0)
-            batches += 1
-            if progress is not None:
-                progress(phase, counts[phase], total)
-
-    run(
-        "expire",
-        due_sealed,
-        lambda qs: qs.update(
-            state=_EXPIRED, response=None, root_type=None, lease_expires_at=None, expires_at=tombstone_until
-        ),
-    )
-    run("delete", due_tombstones, lambda qs: qs._raw_delete(alias))
-    result = PurgeResult(counts["expire"], counts["delete"], batches, longest, perf_counter() - started)
-    operations_purged.send(
-        sender=DjangoOperationStore, using=alias, expired=result.expired, deleted=result.deleted, dry_run=False
-    )
-    logger.info(
-        "op_store: purged %d expired replies and %d tombstones on %r in %d batches (%.3fs, longest %.3fs)",
-        result.expired,
-        result.deleted,
-        alias,
-        batches,
-        result.duration,
-        longest,
-        extra={"op_store": {"event": "purged", "expired": result.expired, "deleted": result.deleted}},
-    )
-    return result
-
-
-def release_stale(
-    *,
-    now: datetime | None = None,
-    using: str | None = None,
-    scope: str | None = None,
-    batch_size: int | None = None,
-    transactional_only: bool = False,
-    dry_run: bool = False,
-) -> int:
-    """Delete admissions whose lease has expired (their owner is presumed gone), in batches.
-
-    Releasing lets a retry run the operation again: safe for transactional admissions (their
-    handler's writes never committed), an operator's decision for the others.
-    """
-    alias = store_alias(using)
-    now = now or timezone.now()
-    batch = batch_size or op_store_settings.PURGE_BATCH_SIZE
-    stale = Operation.objects.using(alias).stale(now)
-    if scope is not None:
-        stale = stale.filter(scope=scope)
-    if transactional_only:
-        stale = stale.filter(transactional=True)
-    if dry_run:
-        return stale.count()
-    released = 0
-    while True:
-        rows = list(stale.order_by("lease_expires_at").values_list("pk", "scope", "operation_id")[:batch])
-        if not rows:
-            break
-        n = stale.filter(pk__in=[r[0] for r in rows])._raw_delete(alias)
-        released += n
-        if operation_removed.receivers:
-            gone = rows
-            if n != len(rows):
-                left = set(
-                    Operation.objects.using(alias).filter(pk__in=[r[0] for r in rows]).values_list("pk", flat=True)
-                )
-                gone = [r for r in rows if r[0] not in left]
-            for _, row_scope, operation_id in gone:
-                operation_removed.send(
-                    sender=DjangoOperationStore, store=None, scope=row_scope, operation_id=operation_id, reason="stale"
-                )
-    if released:
-        logger.info(
-            "op_store: released %d stale admissions on %r",
-            released,
-            alias,
-            extra={"op_store": {"event": "released", "count": released}},
-        )
-    return released
-
-
-def stats(*, using: str | None = None, now: datetime | None = None) -> dict[str, Any]:
-    """Counts per state, stale and due rows, stored reply bytes and schemas (for the command/API)."""
-    from django.db.models import Count, Sum
-
-    alias = store_alias(using)
-    now = now or timezone.now()
-    operations = Operation.objects.using(alias)
-    per_state = {state.value: 0 for state in Operation.State}
-    response_bytes = 0
-    for state, count, size in (
-        operations.order_by()
-        .values("state")
-        .annotate(n=Count("pk"), size=Sum("response_size"))
-        .values_list("state", "n", "size")
-    ):
-        per_state[state] = count
-        if state == _SEALED:
-            response_bytes = int(size or 0)
-    return {
-        "database": alias,
-        "operations": per_state,
-        "total": sum(per_state.values()),
-        "stale": operations.stale(now).count(),
-        "expired_due": operations.expired(now).count(),
-        "tombstones_due": operations.tombstones_due(now).count(),
-        "response_bytes": response_bytes,
-        "schemas": Schema.objects.using(alias).count(),
-    }

@@ -1,0 +1,191 @@
+"""Maintenance across scopes: purge expired replies and tombstones, release stale admissions, stats.
+
+Batch jobs on the ORM for the management commands, the admin and the API, kept apart from the
+per-operation hot paths of :class:`~op_store.store.orm.DjangoOperationStore`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from time import perf_counter
+from typing import Any
+
+from django.utils import timezone
+
+from op_store.conf import op_store_settings
+from op_store.models import Operation, Schema
+from op_store.signals import operation_removed, operations_purged
+
+from .alias import store_alias
+from .common import PurgeResult
+
+__all__ = ["purge", "release_stale", "stats"]
+
+logger = logging.getLogger("op_store")
+
+_SEALED = Operation.State.SEALED.value
+_EXPIRED = Operation.State.EXPIRED.value
+
+
+def purge(
+    *,
+    now: datetime | None = None,
+    using: str | None = None,
+    batch_size: int | None = None,
+    progress: Callable[[str, int, int | None], None] | None = None,
+    dry_run: bool = False,
+) -> PurgeResult:
+    """Expire sealed replies past ``RETENTION`` into tombstones, delete tombstones past theirs.
+
+    Works across scopes, in primary-key batches: each batch is one SELECT of at most ``batch_size``
+    ids through the (state, expires_at) index and one UPDATE/DELETE by those ids, committed on its
+    own (autocommit), so no lock is held longer than one batch. A tombstone (state expired,
+    response and root type dropped, fingerprint kept) lives ``TOMBSTONE_RETENTION`` from the purge
+    that made it. ``progress(phase, done, total)`` is called after every batch.
+    """
+    from .orm import DjangoOperationStore  # the signals' sender; orm imports this module
+
+    alias = store_alias(using)
+    now = now or timezone.now()
+    batch = batch_size or op_store_settings.PURGE_BATCH_SIZE
+    if batch < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch}")
+    tombstone_until = now + op_store_settings.TOMBSTONE_RETENTION
+    operations = Operation.objects.using(alias)
+    due_sealed = operations.expired(now)
+    due_tombstones = operations.tombstones_due(now)
+    started = perf_counter()
+    if dry_run:
+        result = PurgeResult(due_sealed.count(), due_tombstones.count(), 0, 0.0, perf_counter() - started, True)
+        operations_purged.send(
+            sender=DjangoOperationStore, using=alias, expired=result.expired, deleted=result.deleted, dry_run=True
+        )
+        return result
+
+    longest = 0.0
+    batches = 0
+    counts = {"expire": 0, "delete": 0}
+
+    def run(phase: str, due: Any, write: Callable[[Any], int]) -> None:
+        nonlocal longest, batches
+        total = due.count() if progress is not None else None
+        while True:
+            ids = list(due.order_by("expires_at").values_list("pk", flat=True)[:batch])
+            if not ids:
+                return
+            t0 = perf_counter()
+            counts[phase] += write(due.filter(pk__in=ids))
+            longest = max(longest, perf_counter() - t0)
+            batches += 1
+            if progress is not None:
+                progress(phase, counts[phase], total)
+
+    run(
+        "expire",
+        due_sealed,
+        lambda qs: qs.update(
+            state=_EXPIRED, response=None, root_type=None, lease_expires_at=None, expires_at=tombstone_until
+        ),
+    )
+    run("delete", due_tombstones, lambda qs: qs._raw_delete(alias))
+    result = PurgeResult(counts["expire"], counts["delete"], batches, longest, perf_counter() - started)
+    operations_purged.send(
+        sender=DjangoOperationStore, using=alias, expired=result.expired, deleted=result.deleted, dry_run=False
+    )
+    logger.info(
+        "op_store: purged %d expired replies and %d tombstones on %r in %d batches (%.3fs, longest %.3fs)",
+        result.expired,
+        result.deleted,
+        alias,
+        batches,
+        result.duration,
+        longest,
+        extra={"op_store": {"event": "purged", "expired": result.expired, "deleted": result.deleted}},
+    )
+    return result
+
+
+def release_stale(
+    *,
+    now: datetime | None = None,
+    using: str | None = None,
+    scope: str | None = None,
+    batch_size: int | None = None,
+    transactional_only: bool = False,
+    dry_run: bool = False,
+) -> int:
+    """Delete admissions whose lease has expired (their owner is presumed gone), in batches.
+
+    Releasing lets a retry run the operation again: safe for transactional admissions (their
+    handler's writes never committed), an operator's decision for the others.
+    """
+    from .orm import DjangoOperationStore  # the signals' sender; orm imports this module
+
+    alias = store_alias(using)
+    now = now or timezone.now()
+    batch = batch_size or op_store_settings.PURGE_BATCH_SIZE
+    stale = Operation.objects.using(alias).stale(now)
+    if scope is not None:
+        stale = stale.filter(scope=scope)
+    if transactional_only:
+        stale = stale.filter(transactional=True)
+    if dry_run:
+        return stale.count()
+    released = 0
+    while True:
+        rows = list(stale.order_by("lease_expires_at").values_list("pk", "scope", "operation_id")[:batch])
+        if not rows:
+            break
+        n = stale.filter(pk__in=[r[0] for r in rows])._raw_delete(alias)
+        released += n
+        if operation_removed.receivers:
+            gone = rows
+            if n != len(rows):
+                left = set(
+                    Operation.objects.using(alias).filter(pk__in=[r[0] for r in rows]).values_list("pk", flat=True)
+                )
+                gone = [r for r in rows if r[0] not in left]
+            for _, row_scope, operation_id in gone:
+                operation_removed.send(
+                    sender=DjangoOperationStore, store=None, scope=row_scope, operation_id=operation_id, reason="stale"
+                )
+    if released:
+        logger.info(
+            "op_store: released %d stale admissions on %r",
+            released,
+            alias,
+            extra={"op_store": {"event": "released", "count": released}},
+        )
+    return released
+
+
+def stats(*, using: str | None = None, now: datetime | None = None) -> dict[str, Any]:
+    """Counts per state, stale and due rows, stored reply bytes and schemas (for the command/API)."""
+    from django.db.models import Count, Sum
+
+    alias = store_alias(using)
+    now = now or timezone.now()
+    operations = Operation.objects.using(alias)
+    per_state = {state.value: 0 for state in Operation.State}
+    response_bytes = 0
+    for state, count, size in (
+        operations.order_by()
+        .values("state")
+        .annotate(n=Count("pk"), size=Sum("response_size"))
+        .values_list("state", "n", "size")
+    ):
+        per_state[state] = count
+        if state == _SEALED:
+            response_bytes = int(size or 0)
+    return {
+        "database": alias,
+        "operations": per_state,
+        "total": sum(per_state.values()),
+        "stale": operations.stale(now).count(),
+        "expired_due": operations.expired(now).count(),
+        "tombstones_due": operations.tombstones_due(now).count(),
+        "response_bytes": response_bytes,
+        "schemas": Schema.objects.using(alias).count(),
+    }
