@@ -1,4 +1,6 @@
 import os
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from hypothesis import settings as hypothesis_settings
@@ -16,3 +18,57 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "postgres" in item.keywords and not on_postgres:
             item.add_marker(skip_pg)
+
+
+# --- fixtures shared by the lifecycle tests --------------------------------------------------
+
+
+@pytest.fixture
+def user() -> Any:
+    from django.contrib.auth.models import User
+
+    return User.objects.create(username="alice")
+
+
+@pytest.fixture
+def scope(user: Any) -> str:
+    """The default resolver's scope for ``user``."""
+    return f"user:{user.pk}"
+
+
+@pytest.fixture
+def alice(user: Any) -> Any:
+    """A logged-in client that turns a view's exception into the 500 a real client would see."""
+    from django.test import Client
+
+    client = Client(raise_request_exception=False)
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def admissions() -> Iterator[list[dict[str, Any]]]:
+    """Every ``operation_admitted`` signal sent during the test."""
+    from op_store.signals import operation_admitted
+
+    seen: list[dict[str, Any]] = []
+
+    def receiver(**kwargs: Any) -> None:
+        seen.append(kwargs)
+
+    operation_admitted.connect(receiver)
+    yield seen
+    operation_admitted.disconnect(receiver)
+
+
+@pytest.fixture
+def atomic_requests() -> Iterator[None]:
+    """``ATOMIC_REQUESTS`` on the default database for one test."""
+    from django.db import connections
+
+    conf = connections.settings["default"]
+    conf["ATOMIC_REQUESTS"] = True
+    try:
+        yield
+    finally:
+        conf["ATOMIC_REQUESTS"] = False

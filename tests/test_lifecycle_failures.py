@@ -20,23 +20,6 @@ from tests.live.support import apost, count, hook, make_stale, operation, post, 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def user() -> User:
-    return User.objects.create(username="alice")
-
-
-@pytest.fixture
-def scope(user: User) -> str:
-    return f"user:{user.pk}"
-
-
-@pytest.fixture
-def alice(user: User) -> Client:
-    client = Client(raise_request_exception=False)
-    client.force_login(user)
-    return client
-
-
 def _released(scope: str) -> bool:
     return operation(scope) is None
 

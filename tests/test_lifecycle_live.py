@@ -35,11 +35,6 @@ Reply = tuple[int, dict[str, str], bytes]
 
 
 @pytest.fixture
-def user() -> User:
-    return User.objects.create(username="alice")
-
-
-@pytest.fixture
 def cookie(user: User) -> str:
     """A logged-in session, as a Cookie header for urllib."""
     client = Client()

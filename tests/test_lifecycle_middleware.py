@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
 from django.conf import settings as django_settings
 from django.contrib.auth.models import User
-from django.db import connections
 from django.test import AsyncClient, Client
 
 from op_store.models import Operation
-from op_store.signals import operation_admitted
 from tests.live.support import apost, count, fail_once, hook, operation, post, problem, rows
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -24,35 +21,6 @@ MIDDLEWARE = "op_store.middleware.ExactlyOnceMiddleware"
 @pytest.fixture(autouse=True)
 def with_middleware(settings: Any) -> None:
     settings.MIDDLEWARE = [*django_settings.MIDDLEWARE, MIDDLEWARE]
-
-
-@pytest.fixture
-def user() -> User:
-    return User.objects.create(username="alice")
-
-
-@pytest.fixture
-def scope(user: User) -> str:
-    return f"user:{user.pk}"
-
-
-@pytest.fixture
-def alice(user: User) -> Client:
-    client = Client(raise_request_exception=False)
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
-def admissions() -> Iterator[list[dict[str, Any]]]:
-    seen: list[dict[str, Any]] = []
-
-    def receiver(**kwargs: Any) -> None:
-        seen.append(kwargs)
-
-    operation_admitted.connect(receiver)
-    yield seen
-    operation_admitted.disconnect(receiver)
 
 
 def test_keyed_request_to_an_undecorated_view_is_replayed(alice: Client, scope: str) -> None:
@@ -108,16 +76,6 @@ def test_async_view_through_the_middleware(alice: Client, user: User) -> None:
     sync_view = async_to_sync(apost)(client, "/lc/mw/c/", key="k-3")
     assert async_to_sync(apost)(client, "/lc/mw/c/", key="k-3").content == sync_view.content
     assert (count("a"), count("b"), count("c")) == (1, 1, 1)
-
-
-@pytest.fixture
-def atomic_requests() -> Iterator[None]:
-    conf = connections.settings["default"]
-    conf["ATOMIC_REQUESTS"] = True
-    try:
-        yield
-    finally:
-        conf["ATOMIC_REQUESTS"] = False
 
 
 def test_atomic_requests_through_the_middleware(

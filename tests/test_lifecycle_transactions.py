@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,51 +12,11 @@ from django.test import Client, RequestFactory
 
 from op_store.lifecycle.keys import operation_id_for_key
 from op_store.models import Operation
-from op_store.signals import operation_admitted
 from op_store.store.orm import DjangoOperationStore
 from tests.live.support import count, fail_once, hook, make_stale, operation, post, problem, rows
 from tests.testapp import views
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def user() -> User:
-    return User.objects.create(username="alice")
-
-
-@pytest.fixture
-def scope(user: User) -> str:
-    return f"user:{user.pk}"
-
-
-@pytest.fixture
-def alice(user: User) -> Client:
-    client = Client(raise_request_exception=False)
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
-def admissions() -> Iterator[list[dict[str, Any]]]:
-    seen: list[dict[str, Any]] = []
-
-    def receiver(**kwargs: Any) -> None:
-        seen.append(kwargs)
-
-    operation_admitted.connect(receiver)
-    yield seen
-    operation_admitted.disconnect(receiver)
-
-
-@pytest.fixture
-def atomic_requests() -> Iterator[None]:
-    conf = connections.settings["default"]
-    conf["ATOMIC_REQUESTS"] = True
-    try:
-        yield
-    finally:
-        conf["ATOMIC_REQUESTS"] = False
 
 
 def test_atomic_view_commits_writes_and_seal_together(alice: Client, scope: str, admissions: list[Any]) -> None:

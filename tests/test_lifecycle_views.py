@@ -45,16 +45,6 @@ ASYNC_KINDS = ["function", "async function", "cbv dispatch", "async cbv", "drf a
 
 
 @pytest.fixture
-def user() -> User:
-    return User.objects.create(username="alice")
-
-
-@pytest.fixture
-def scope(user: User) -> str:
-    return f"user:{user.pk}"
-
-
-@pytest.fixture
 def alice(user: User) -> Client:
     client = Client()
     client.force_login(user)
