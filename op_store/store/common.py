@@ -16,7 +16,7 @@ import blake3
 from op_store.vox.ids import check_u64
 from op_store.vox.schema import Concrete, Schema, SchemaSource, TypeRef
 
-from .base import MissingSchemaError
+from .base import Admission, AdmissionOutcome, MissingSchemaError, OperationState, SealedResponse
 
 __all__ = [
     "FINGERPRINT_SIZE",
@@ -108,6 +108,37 @@ def fingerprint_digest(fingerprint: bytes | bytearray | memoryview | None) -> by
 def fingerprints_conflict(stored: bytes | None, offered: bytes | None) -> bool:
     """Two fingerprints conflict only when both are known and differ (None = not recorded)."""
     return stored is not None and offered is not None and bytes(stored) != offered
+
+
+def classify_existing(
+    *,
+    state: OperationState,
+    token: int,
+    stored_fingerprint: bytes | None,
+    lease_expires_at: datetime | None,
+    transactional: bool,
+    sealed: Callable[[], SealedResponse],
+    offered_fingerprint: bytes | None,
+    now: datetime,
+) -> Admission:
+    """What ``try_admit`` answers for an id that is already stored: the one rule both stores follow.
+
+    The fingerprint is compared first, on every path (a conflict is reported even for a sealed
+    id); ``sealed`` is called only for a sealed entry, so others pay nothing for building its reply.
+    """
+    if fingerprints_conflict(stored_fingerprint, offered_fingerprint):
+        return Admission(AdmissionOutcome.CONFLICT)
+    if state is OperationState.SEALED:
+        return Admission(AdmissionOutcome.SEALED, sealed=sealed())
+    if state is OperationState.EXPIRED:
+        return Admission(AdmissionOutcome.EXPIRED)
+    live = lease_expires_at is not None and lease_expires_at > now
+    return Admission(
+        AdmissionOutcome.IN_FLIGHT if live else AdmissionOutcome.STALE,
+        token,
+        lease_expires_at=lease_expires_at,
+        transactional=transactional,
+    )
 
 
 def new_token() -> int:

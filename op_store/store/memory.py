@@ -37,9 +37,9 @@ from .common import (
     check_root_type,
     check_status_code,
     check_text,
+    classify_existing,
     coerce_response,
     fingerprint_digest,
-    fingerprints_conflict,
     new_token,
     seal_closure,
     utc_now,
@@ -183,18 +183,15 @@ class InMemoryOperationStore(LeasedOperationStore):
 
     @staticmethod
     def _classify(entry: _Entry, digest: bytes | None, now: datetime) -> Admission:
-        if fingerprints_conflict(entry.fingerprint, digest):
-            return Admission(AdmissionOutcome.CONFLICT)
-        if entry.state is OperationState.SEALED:
-            return Admission(AdmissionOutcome.SEALED, sealed=entry.sealed_response())
-        if entry.state is OperationState.EXPIRED:
-            return Admission(AdmissionOutcome.EXPIRED)
-        live = entry.lease_expires_at is not None and entry.lease_expires_at > now
-        return Admission(
-            AdmissionOutcome.IN_FLIGHT if live else AdmissionOutcome.STALE,
-            entry.token,
+        return classify_existing(
+            state=entry.state,
+            token=entry.token,
+            stored_fingerprint=entry.fingerprint,
             lease_expires_at=entry.lease_expires_at,
             transactional=entry.transactional,
+            sealed=entry.sealed_response,
+            offered_fingerprint=digest,
+            now=now,
         )
 
     def take_over(

@@ -19,8 +19,8 @@ from op_store.models import Operation, Schema
 from op_store.vox.ids import u64_to_i64
 from op_store.vox.schema import TypeRef
 
-from .base import Admission, AdmissionOutcome, OperationState, SealedResponse
-from .common import fingerprints_conflict
+from .base import Admission, OperationState, SealedResponse
+from .common import classify_existing
 
 _ROW = ("state", "token", "fingerprint", "lease_expires_at", "transactional", "response", "root_type", "status_code")
 _INSERT = (
@@ -219,18 +219,15 @@ class _Row:
         return SealedResponse(self.response, self.root_type, self.status_code)
 
     def classify(self, digest: bytes | None, now: datetime) -> Admission:
-        if fingerprints_conflict(self.fingerprint, digest):
-            return Admission(AdmissionOutcome.CONFLICT)
-        if self.state is OperationState.SEALED:
-            return Admission(AdmissionOutcome.SEALED, sealed=self.sealed())
-        if self.state is OperationState.EXPIRED:
-            return Admission(AdmissionOutcome.EXPIRED)
-        live = self.lease_expires_at is not None and self.lease_expires_at > now
-        return Admission(
-            AdmissionOutcome.IN_FLIGHT if live else AdmissionOutcome.STALE,
-            self.token,
+        return classify_existing(
+            state=self.state,
+            token=self.token,
+            stored_fingerprint=self.fingerprint,
             lease_expires_at=self.lease_expires_at,
             transactional=self.transactional,
+            sealed=self.sealed,
+            offered_fingerprint=digest,
+            now=now,
         )
 
 
