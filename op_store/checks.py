@@ -60,11 +60,11 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                 id="op_store.E002",
             )
         )
-    from .conf import _callable
+    from .conf import as_callable
 
     for key in ("SCOPE_RESOLVER", "FINGERPRINT"):
         try:
-            _callable(key, values[key])
+            as_callable(values[key], f"OP_STORE[{key!r}]")
         except ImproperlyConfigured as exc:
             errors.append(Error(str(exc), hint="Give a dotted path to a callable or the callable.", id="op_store.E003"))
     return errors

@@ -69,15 +69,16 @@ DEFAULTS: dict[str, Any] = {
 IMPORT_STRINGS = ("SCOPE_RESOLVER", "FINGERPRINT", "SEAL_STATUSES")
 
 
-def _duration(key: str, value: object) -> timedelta:
+def as_duration(value: object, label: str) -> timedelta:
+    """A positive duration from a ``timedelta`` or seconds; ``label`` names the option in errors."""
     if isinstance(value, timedelta):
         result = value
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
         result = timedelta(seconds=value)
     else:
-        raise ImproperlyConfigured(f"OP_STORE[{key!r}] must be a timedelta or seconds, got {value!r}")
+        raise ImproperlyConfigured(f"{label} must be a timedelta or seconds, got {value!r}")
     if result <= timedelta(0):
-        raise ImproperlyConfigured(f"OP_STORE[{key!r}] must be positive, got {value!r}")
+        raise ImproperlyConfigured(f"{label} must be positive, got {value!r}")
     return result
 
 
@@ -89,27 +90,28 @@ def _number(key: str, value: object, kind: type, minimum: float) -> Any:
     return kind(value)
 
 
-def _callable(key: str, value: object) -> Callable[..., Any]:
+def as_callable(value: object, label: str) -> Callable[..., Any]:
+    """A callable, or the object an import string names; ``label`` names the option in errors."""
     if isinstance(value, str):
         try:
             value = import_string(value)
         except ImportError as exc:
-            raise ImproperlyConfigured(f"OP_STORE[{key!r}]: cannot import {value!r}: {exc}") from exc
+            raise ImproperlyConfigured(f"{label}: cannot import {value!r}: {exc}") from exc
     if not callable(value):
-        raise ImproperlyConfigured(f"OP_STORE[{key!r}] must be callable or an import string, got {value!r}")
+        raise ImproperlyConfigured(f"{label} must be callable or an import string, got {value!r}")
     return value
 
 
-def _seal_statuses(value: object) -> Callable[[int], bool]:
-    """Normalise SEAL_STATUSES to a predicate ``status -> bool``."""
+def as_seal_predicate(value: object, label: str) -> Callable[[int], bool]:
+    """Status codes, or a predicate (or its import string), as a predicate ``status -> bool``."""
     if isinstance(value, str) or callable(value):
-        return _callable("SEAL_STATUSES", value)
+        return as_callable(value, label)
     if isinstance(value, Iterable):
         statuses = frozenset(value)
-        if not all(isinstance(s, int) and 100 <= s <= 599 for s in statuses):
-            raise ImproperlyConfigured("OP_STORE['SEAL_STATUSES'] must hold HTTP status codes (100..599)")
+        if not all(isinstance(s, int) and not isinstance(s, bool) and 100 <= s <= 599 for s in statuses):
+            raise ImproperlyConfigured(f"{label} must hold HTTP status codes (100..599)")
         return statuses.__contains__
-    raise ImproperlyConfigured(f"OP_STORE['SEAL_STATUSES'] must be status codes or a callable, got {value!r}")
+    raise ImproperlyConfigured(f"{label} must be status codes or a callable, got {value!r}")
 
 
 def _strings(key: str, value: object) -> tuple[str, ...]:
@@ -132,7 +134,7 @@ def validate(user: dict[str, Any]) -> dict[str, Any]:
         raise ImproperlyConfigured(f"OP_STORE['DATABASE'] must be a database alias or None, got {db!r}")
     out["DATABASE"] = db
     for key in ("LEASE", "RETENTION", "TOMBSTONE_RETENTION"):
-        out[key] = _duration(key, raw[key])
+        out[key] = as_duration(raw[key], f"OP_STORE[{key!r}]")
     if raw["STALE_POLICY"] not in STALE_POLICIES:
         raise ImproperlyConfigured(
             f"OP_STORE['STALE_POLICY'] must be one of {STALE_POLICIES}, got {raw['STALE_POLICY']!r}"
@@ -141,7 +143,7 @@ def validate(user: dict[str, Any]) -> dict[str, Any]:
     out["WAIT"] = _number("WAIT", raw["WAIT"], float, 0)
     out["MAX_RESPONSE_BYTES"] = _number("MAX_RESPONSE_BYTES", raw["MAX_RESPONSE_BYTES"], int, 0)
     out["PURGE_BATCH_SIZE"] = _number("PURGE_BATCH_SIZE", raw["PURGE_BATCH_SIZE"], int, 1)
-    out["SEAL_STATUSES"] = _seal_statuses(raw["SEAL_STATUSES"])
+    out["SEAL_STATUSES"] = as_seal_predicate(raw["SEAL_STATUSES"], "OP_STORE['SEAL_STATUSES']")
     for key in ("REQUIRE_KEY", "ADMIN_READ_ONLY"):
         if not isinstance(raw[key], bool):
             raise ImproperlyConfigured(f"OP_STORE[{key!r}] must be True or False, got {raw[key]!r}")
@@ -175,7 +177,7 @@ class OpStoreSettings:
             raise AttributeError(f"OP_STORE has no setting {key!r}")
         value = values[key]
         if key in ("SCOPE_RESOLVER", "FINGERPRINT") and not callable(value):
-            value = values[key] = _callable(key, value)
+            value = values[key] = as_callable(value, f"OP_STORE[{key!r}]")
         return value
 
     def reload(self) -> None:

@@ -16,9 +16,8 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.http import HttpRequest
-from django.utils.module_loading import import_string
 
-from op_store.conf import STALE_POLICIES, op_store_settings
+from op_store.conf import STALE_POLICIES, as_callable, as_duration, as_seal_predicate, op_store_settings
 from op_store.store.base import LeasedOperationStore
 
 ScopeResolver = Callable[[HttpRequest], str]
@@ -31,43 +30,15 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
 def _callable(name: str, value: object) -> Callable[..., Any] | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        try:
-            value = import_string(value)
-        except ImportError as exc:
-            raise ImproperlyConfigured(f"exactly_once({name}=...): cannot import {value!r}: {exc}") from exc
-    if not callable(value):
-        raise ImproperlyConfigured(f"exactly_once({name}=...) must be callable or an import string, got {value!r}")
-    return value
+    return None if value is None else as_callable(value, f"exactly_once({name}=...)")
 
 
 def _seal_predicate(value: object) -> Callable[[int], bool] | None:
-    if value is None:
-        return None
-    if callable(value) or isinstance(value, str):
-        return _callable("seal", value)
-    if isinstance(value, Iterable):
-        statuses = frozenset(value)
-        if not all(isinstance(s, int) and not isinstance(s, bool) and 100 <= s <= 599 for s in statuses):
-            raise ImproperlyConfigured("exactly_once(seal=...) must hold HTTP status codes (100..599)")
-        return statuses.__contains__
-    raise ImproperlyConfigured(f"exactly_once(seal=...) must be status codes or a callable, got {value!r}")
+    return None if value is None else as_seal_predicate(value, "exactly_once(seal=...)")
 
 
 def _lease(value: object) -> timedelta | None:
-    if value is None:
-        return None
-    if isinstance(value, timedelta):
-        lease = value
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        lease = timedelta(seconds=value)
-    else:
-        raise ImproperlyConfigured(f"exactly_once(lease=...) must be seconds or a timedelta, got {value!r}")
-    if lease <= timedelta(0):
-        raise ImproperlyConfigured(f"exactly_once(lease=...) must be positive, got {value!r}")
-    return lease
+    return None if value is None else as_duration(value, "exactly_once(lease=...)")
 
 
 def _wait(value: object) -> float | None:
