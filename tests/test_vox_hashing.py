@@ -3,11 +3,8 @@ the recursive-group algorithm checked against an independent re-computation from
 
 from __future__ import annotations
 
-import json
-import os
 import random
 from dataclasses import dataclass
-from pathlib import Path
 
 import blake3
 import pytest
@@ -57,17 +54,9 @@ from op_store.vox import (
     schema_hash,
 )
 from op_store.vox.ids import kebab
+from tests.vectors import load_vectors
 
-
-def vectors() -> dict:
-    shared = os.environ.get("OP_STORE_SHARED_DIR")
-    base = Path(shared) if shared else Path(__file__).resolve().parents[2] / "shared"
-    path = base / "vectors" / "vox.json"
-    assert path.is_file(), f"test vectors not found at {path} (set OP_STORE_SHARED_DIR)"
-    return json.loads(path.read_text())
-
-
-VECTORS = vectors()
+VECTORS = load_vectors()
 
 
 def h64(data: bytes) -> int:

@@ -6,11 +6,9 @@ from __future__ import annotations
 import enum
 import json
 import math
-import os
 import re
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Generic, Optional, TypeVar
 
 import pytest
@@ -55,14 +53,7 @@ from op_store.vox import (
     fixed_array,
     schema_for,
 )
-
-
-def vectors() -> dict:
-    shared = os.environ.get("OP_STORE_SHARED_DIR")
-    base = Path(shared) if shared else Path(__file__).resolve().parents[2] / "shared"
-    path = base / "vectors" / "vox.json"
-    assert path.is_file(), f"test vectors not found at {path} (set OP_STORE_SHARED_DIR)"
-    return json.loads(path.read_text())
+from tests.vectors import load_vectors
 
 
 @dataclass
@@ -128,7 +119,7 @@ def vector_case(key: str) -> tuple[Any, Any]:
     return parse_value(type_text, literal), parse_type(type_text)
 
 
-POSTCARD = vectors()["postcard"]
+POSTCARD = load_vectors()["postcard"]
 
 
 @pytest.mark.parametrize("key", list(POSTCARD))
