@@ -20,6 +20,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip_pg)
 
 
+@pytest.fixture(autouse=True)
+def _no_request_left_open() -> Iterator[None]:
+    """End a request a test left open (a WSGI caller that never closed its response, as schemathesis
+    does): the sibling connection would otherwise stay open into the next test."""
+    yield
+    from op_store.store import isolation
+
+    if getattr(isolation._siblings, "in_request", False):
+        isolation._siblings.in_request = False
+        isolation.close_admission_connections()
+
+
 # --- fixtures shared by the lifecycle tests --------------------------------------------------
 
 
