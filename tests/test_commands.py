@@ -97,3 +97,24 @@ def test_stats(old_store):
     data = json.loads(run("op_store_stats", "--json"))
     assert data["operations"] == {"admitted": 1, "sealed": 1, "expired": 0}
     assert data["stale"] == 1 and data["expired_due"] == 1 and data["response_bytes"] == 4 and data["schemas"] == 1
+
+
+def test_purge_deletes_tombstones_by_primary_key_only(old_store):
+    """A state guard in the delete let PostgreSQL, with statistics stale after a large expire, scan the
+    (state, expires_at) index for every batch (45 s instead of 7.5 s for 1M tombstones)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from op_store.store.orm import purge
+
+    for i in range(3):
+        old_store.seal(i, b"x", U32, U32_REGISTRY)
+    purge(batch_size=2)
+    with CaptureQueriesContext(connection) as queries:
+        result = purge(now=datetime.now(UTC) + timedelta(days=3650), batch_size=2)
+    assert result.deleted == 3 and Operation.objects.count() == 0
+    deletes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("DELETE")]
+    assert len(deletes) == 2
+    for sql in deletes:
+        where = sql.split(" WHERE ", 1)[1]
+        assert '"id" IN' in where and "state" not in where and "expires_at" not in where, sql

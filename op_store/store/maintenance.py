@@ -68,7 +68,7 @@ def purge(
     batches = 0
     counts = {"expire": 0, "delete": 0}
 
-    def run(phase: str, due: Any, write: Callable[[Any], int]) -> None:
+    def run(phase: str, due: Any, write: Callable[[list[int]], int]) -> None:
         nonlocal longest, batches
         total = due.count() if progress is not None else None
         while True:
@@ -76,20 +76,25 @@ def purge(
             if not ids:
                 return
             t0 = perf_counter()
-            counts[phase] += write(due.filter(pk__in=ids))
+            counts[phase] += write(ids)
             longest = max(longest, perf_counter() - t0)
             batches += 1
             if progress is not None:
                 progress(phase, counts[phase], total)
 
+    # Each write names its rows by primary key. The expire batch keeps its state guard (a concurrent
+    # purge may have expired some first). The delete batch needs none, since nothing but a delete
+    # ever touches a tombstone; and a guard there misleads PostgreSQL: right after a large expire its
+    # statistics still say tombstones are rare, so it scans the (state, expires_at) index for every
+    # batch instead of the primary key (measured: 45 s instead of 7.5 s for 1M rows).
     run(
         "expire",
         due_sealed,
-        lambda qs: qs.update(
+        lambda ids: operations.filter(pk__in=ids, state=_SEALED).update(
             state=_EXPIRED, response=None, root_type=None, lease_expires_at=None, expires_at=tombstone_until
         ),
     )
-    run("delete", due_tombstones, lambda qs: qs._raw_delete(alias))
+    run("delete", due_tombstones, lambda ids: operations.filter(pk__in=ids)._raw_delete(alias))
     result = PurgeResult(counts["expire"], counts["delete"], batches, longest, perf_counter() - started)
     operations_purged.send(
         sender=DjangoOperationStore, using=alias, expired=result.expired, deleted=result.deleted, dry_run=False
