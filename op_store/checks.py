@@ -11,6 +11,8 @@
   ``ATOMIC_REQUESTS`` (the request holds the write lock from BEGIN).
 - ``op_store.W003`` (database check) the same, for an SQLite file that is not in WAL mode.
 - ``op_store.W004`` the routers do not allow op_store's tables on the store's database.
+- ``op_store.W005`` ``PREPARED_STATEMENTS`` is on but the store's database cannot prepare (only
+  PostgreSQL through psycopg 3 can): it has no effect.
 
 Where W001-W003 apply the store admits inside the request transaction instead (see
 :mod:`op_store.store.orm`): exactly once still holds, but duplicates wait rather than see the
@@ -60,6 +62,20 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                 id="op_store.E002",
             )
         )
+    elif values["PREPARED_STATEMENTS"]:
+        from django.db.utils import load_backend
+
+        from .store.prepared import can_prepare
+
+        vendor = load_backend(str(settings.DATABASES[alias]["ENGINE"])).DatabaseWrapper.vendor
+        if not can_prepare(vendor):
+            errors.append(
+                Warning(
+                    f"OP_STORE['PREPARED_STATEMENTS'] has no effect on database {alias!r} ({vendor}).",
+                    hint="Only PostgreSQL through psycopg 3 prepares the store's statements; remove the setting.",
+                    id="op_store.W005",
+                )
+            )
     from .conf import as_callable
 
     for key in ("SCOPE_RESOLVER", "FINGERPRINT"):

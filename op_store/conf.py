@@ -64,6 +64,9 @@ DEFAULTS: dict[str, Any] = {
     "API_PERMISSION_CLASSES": ("rest_framework.permissions.IsAdminUser",),
     # The admin shows operations and schemas read-only unless this is False.
     "ADMIN_READ_ONLY": True,
+    # PostgreSQL (psycopg 3): prepare the store's statements on the server (op_store.store.prepared).
+    # Off, like Django's default, because a transaction-pooling proxy may not support it.
+    "PREPARED_STATEMENTS": False,
 }
 
 IMPORT_STRINGS = ("SCOPE_RESOLVER", "FINGERPRINT", "SEAL_STATUSES")
@@ -144,7 +147,7 @@ def validate(user: dict[str, Any]) -> dict[str, Any]:
     out["MAX_RESPONSE_BYTES"] = _number("MAX_RESPONSE_BYTES", raw["MAX_RESPONSE_BYTES"], int, 0)
     out["PURGE_BATCH_SIZE"] = _number("PURGE_BATCH_SIZE", raw["PURGE_BATCH_SIZE"], int, 1)
     out["SEAL_STATUSES"] = as_seal_predicate(raw["SEAL_STATUSES"], "OP_STORE['SEAL_STATUSES']")
-    for key in ("REQUIRE_KEY", "ADMIN_READ_ONLY"):
+    for key in ("REQUIRE_KEY", "ADMIN_READ_ONLY", "PREPARED_STATEMENTS"):
         if not isinstance(raw[key], bool):
             raise ImproperlyConfigured(f"OP_STORE[{key!r}] must be True or False, got {raw[key]!r}")
         out[key] = raw[key]

@@ -127,3 +127,14 @@ def test_w003_sqlite_file_not_in_wal(tmp_path, monkeypatch, django_db_blocker):
 def test_w004_routers_keep_the_tables_away():
     with override_settings(DATABASE_ROUTERS=[f"{__name__}.NoMigrate"]):
         assert ids(op_checks.check_admission_isolation()) == ["op_store.W004"]
+
+
+def test_w005_prepared_statements_where_they_cannot_apply():
+    postgres = {"ENGINE": "django.db.backends.postgresql", "NAME": "unused", "HOST": "127.0.0.1"}
+    with override_settings(OP_STORE={"PREPARED_STATEMENTS": True}, DATABASES=databases()):
+        found = op_checks.check_settings()
+        assert ids(found) == ["op_store.W005"] and found[0].hint and "sqlite" in found[0].msg
+        with override_settings(DATABASES={"default": postgres}):
+            assert op_checks.check_settings() == []  # the check never connects
+    with override_settings(OP_STORE={"PREPARED_STATEMENTS": False}):
+        assert op_checks.check_settings() == []

@@ -44,6 +44,7 @@ def test_unknown_key_is_an_error_naming_it():
         ("STALE_POLICY", "sometimes"),
         ("REQUIRE_KEY", "yes"),
         ("ADMIN_READ_ONLY", 1),
+        ("PREPARED_STATEMENTS", "on"),
         ("SEAL_STATUSES", [200, 700]),
         ("SEAL_STATUSES", 5),
         ("STORED_HEADERS", "Content-Type"),

@@ -19,7 +19,7 @@ import pytest
 from django.db import connections, transaction
 
 from op_store.store import AdmissionOutcome, InMemoryOperationStore
-from tests.test_store_helpers import ON_POSTGRES, ORM_PARAM, FakeClock
+from tests.test_store_helpers import ON_POSTGRES, ORM_PARAM, PREPARED_PARAM, FakeClock
 
 needs_postgres = pytest.mark.skipif(not ON_POSTGRES, reason="needs PostgreSQL: run with OP_STORE_TEST_DB=postgres")
 
@@ -51,7 +51,13 @@ def race(n: int, work: Callable[[int], object]) -> list[object]:
     return results
 
 
-@pytest.fixture(params=["memory", pytest.param(ORM_PARAM, marks=needs_postgres)])
+@pytest.fixture(
+    params=[
+        "memory",
+        pytest.param(ORM_PARAM, marks=needs_postgres),
+        pytest.param(PREPARED_PARAM, marks=needs_postgres),
+    ]
+)
 def make_store(request):
     clock = FakeClock()
     if request.param == "memory":
@@ -60,7 +66,8 @@ def make_store(request):
     request.getfixturevalue("transactional_db")
     from op_store.store import DjangoOperationStore
 
-    return (lambda: DjangoOperationStore(scope="race", clock=clock)), clock
+    prepared = request.param == PREPARED_PARAM
+    return (lambda: DjangoOperationStore(scope="race", clock=clock, prepared=prepared)), clock
 
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -37,6 +37,8 @@ from op_store.vox.schema import (
 )
 
 ORM_PARAM = f"orm-{os.environ.get('OP_STORE_TEST_DB', 'sqlite')}"
+#: On PostgreSQL the ORM store runs the suite a second time with its statements prepared.
+PREPARED_PARAM = "orm-postgres-prepared"
 ON_POSTGRES = os.environ.get("OP_STORE_TEST_DB") == "postgres"
 
 
@@ -185,20 +187,21 @@ class MemoryBackend:
 class OrmBackend:
     kind = "orm"
 
-    def __init__(self, clock: FakeClock) -> None:
+    def __init__(self, clock: FakeClock, *, prepared: bool | None = None) -> None:
         from op_store.store import DjangoOperationStore
 
         self.clock = clock
+        self.prepared = prepared
         self._cls = DjangoOperationStore
 
     def make(self, scope: str = ""):
-        return self._cls(scope=scope, clock=self.clock)
+        return self._cls(scope=scope, clock=self.clock, prepared=self.prepared)
 
     def restart(self, scope: str = ""):
         from op_store.store.orm import schema_cache
 
         schema_cache.clear()  # a new process knows nothing
-        return self._cls(scope=scope, clock=self.clock)
+        return self.make(scope)
 
 
 @pytest.fixture
@@ -206,12 +209,12 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture(params=["memory", ORM_PARAM])
+@pytest.fixture(params=["memory", ORM_PARAM, *([PREPARED_PARAM] if ON_POSTGRES else [])])
 def backend(request: pytest.FixtureRequest, clock: FakeClock):
     if request.param == "memory":
         return MemoryBackend(clock)
     request.getfixturevalue("db")
-    return OrmBackend(clock)
+    return OrmBackend(clock, prepared=request.param == PREPARED_PARAM)
 
 
 @pytest.fixture

@@ -24,6 +24,10 @@ Statements
     - ``release``: a conditional DELETE (on the sibling connection: ``FOR UPDATE SKIP LOCKED``, so
       it never waits on a row another transaction is sealing; it then reports False).
 
+    On PostgreSQL these statements are planned again on every execution (Django binds parameters
+    on the client and turns prepared statements off); ``prepared=True`` or
+    ``OP_STORE["PREPARED_STATEMENTS"]`` prepares them instead (:mod:`op_store.store.prepared`).
+
 Admission commits on its own (the sibling connection)
     An admission must be committed and visible to every other connection before the handler runs,
     even when the caller is inside ``ATOMIC_REQUESTS`` or its own ``transaction.atomic()``. When the
@@ -139,6 +143,7 @@ from .isolation import (
     close_admission_connections,
 )
 from .maintenance import purge, release_stale, stats
+from .prepared import statement_cursor
 from .schema_cache import SchemaCache, _KnownTracker, schema_cache
 from .sql import _INSERT, _INSERT_SEALED, _SEAL, _Row, _Sql, _sql
 
@@ -191,11 +196,16 @@ class DjangoOperationStore(LeasedOperationStore):
         scope: str = "",
         using: str | None = None,
         clock: Callable[[], datetime] | None = None,
+        *,
+        prepared: bool | None = None,
     ) -> None:
         self.scope = check_text(scope, "scope", SCOPE_MAX_LENGTH)
         if using is not None and not isinstance(using, str):
             raise TypeError(f"using must be a database alias or None, got {using!r}")
+        if prepared is not None and not isinstance(prepared, bool):
+            raise TypeError(f"prepared must be True, False or None, got {prepared!r}")
         self.using = using
+        self.prepared = prepared
         self._clock = clock or timezone.now
 
     def __repr__(self) -> str:
@@ -207,6 +217,12 @@ class DjangoOperationStore(LeasedOperationStore):
 
     def now(self) -> datetime:
         return self._clock()
+
+    def _cursor(self, conn: BaseDatabaseWrapper) -> Any:
+        """A cursor for the store's statements (prepared on the server if asked: ``prepared``, else
+        ``OP_STORE["PREPARED_STATEMENTS"]``; see :mod:`op_store.store.prepared`)."""
+        prepared = op_store_settings.PREPARED_STATEMENTS if self.prepared is None else self.prepared
+        return statement_cursor(conn, prepared)
 
     def _key(self, sql: _Sql, operation_id: int) -> list[Any]:
         return sql.key(self.scope, operation_id)
@@ -220,7 +236,7 @@ class DjangoOperationStore(LeasedOperationStore):
         operation_id = check_operation_id(operation_id)
         conn = connections[self.alias]
         sql = _sql(conn)
-        with conn.cursor() as cursor:
+        with self._cursor(conn) as cursor:
             cursor.execute(sql.select_state, self._key(sql, operation_id))
             row = cursor.fetchone()
         return OperationState.UNKNOWN if row is None else OperationState(row[0])
@@ -229,7 +245,7 @@ class DjangoOperationStore(LeasedOperationStore):
         operation_id = check_operation_id(operation_id)
         conn = connections[self.alias]
         sql = _sql(conn)
-        with conn.cursor() as cursor:
+        with self._cursor(conn) as cursor:
             cursor.execute(sql.select_sealed, self._key(sql, operation_id))
             row = cursor.fetchone()
         if row is None or row[0] != _SEALED:
@@ -329,7 +345,7 @@ class DjangoOperationStore(LeasedOperationStore):
         params = insert_params() if sql.vendor != "sqlite" else []
         if sql.vendor == "postgresql":
             for _ in range(5):
-                with conn.cursor() as cursor:
+                with self._cursor(conn) as cursor:
                     cursor.execute(sql.admit, params + key)
                     rows = cursor.fetchall()
                 # Two rows only if the row we saw was deleted (committed) before our insert: ours wins.
@@ -344,7 +360,7 @@ class DjangoOperationStore(LeasedOperationStore):
             # takes the write lock and (AUTOINCREMENT) rewrites sqlite_sequence, i.e. a commit with
             # an fsync. A replay must stay a plain read.
             for _ in range(5):
-                with conn.cursor() as cursor:
+                with self._cursor(conn) as cursor:
                     cursor.execute(sql.select_row, key)
                     found = cursor.fetchone()
                     if found is not None:
@@ -358,12 +374,12 @@ class DjangoOperationStore(LeasedOperationStore):
         for _ in range(5):
             try:
                 block = transaction.atomic(using=conn.alias) if conn.in_atomic_block else nullcontext()
-                with block, conn.cursor() as cursor:
+                with block, self._cursor(conn) as cursor:
                     cursor.execute(sql.insert, params)
                 return True, None
             except IntegrityError:
                 pass
-            with conn.cursor() as cursor:
+            with self._cursor(conn) as cursor:
                 cursor.execute(sql.select_row, key)
                 found = cursor.fetchone()
             if found is not None:
@@ -419,7 +435,7 @@ class DjangoOperationStore(LeasedOperationStore):
         lease_expires_at = now + lease
         key = self._key(sql, operation_id)
         try:
-            with conn.cursor() as cursor:
+            with self._cursor(conn) as cursor:
                 cursor.execute(
                     sql.take_over,
                     [
@@ -482,7 +498,7 @@ class DjangoOperationStore(LeasedOperationStore):
             statement = sql.delete_owned_nowait if sibling else sql.delete_owned
             params.append(token)
         try:
-            with conn.cursor() as cursor:
+            with self._cursor(conn) as cursor:
                 cursor.execute(statement, params)
                 removed = cursor.rowcount > 0
         finally:
@@ -607,7 +623,7 @@ class DjangoOperationStore(LeasedOperationStore):
         guard_params = [u64_to_i64(g) for g in guards]
         found: tuple[Any, ...] | None = None
         with _write_block(conn, caller_txn) if new_schemas else nullcontext():
-            with conn.cursor() as cursor:
+            with self._cursor(conn) as cursor:
                 if token is not None:
                     cursor.execute(sql.seal_owned + guard_sql, [*seal_params, *key, _ADMITTED, token, *guard_params])
                 else:
