@@ -101,13 +101,6 @@ def setup(*, postgres: bool = True) -> list[str]:
         databases["postgres"] = {"ENGINE": "django.db.backends.postgresql", "NAME": _PG_NAME, **_postgres_params()}
         aliases.append("postgres")
     databases["sqlite"] = dict(databases["default"])
-    if "postgres" in databases:
-        # The same database on a connection that prepares statements (Django turns that off by default
-        # so that transaction-pooling proxies keep working): what op_store costs when it is allowed.
-        databases["postgres_prepared"] = {
-            **databases["postgres"],
-            "OPTIONS": {"server_side_binding": True, "prepare_threshold": 5},
-        }
     for label in SCRATCH:
         databases[f"sqlite_{label}"] = {
             "ENGINE": "django.db.backends.sqlite3",

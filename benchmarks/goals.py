@@ -39,6 +39,10 @@ def evaluate(rows: list[Row]) -> list[Row]:
         req, store = f"requests/{db}", f"store/{db}"
         goal(db, "fresh request adds (floors)", _find(rows, req, "exactly_once: fresh adds (floors)"),
              lambda v: v <= 1.2, "<= 1.2", "floors")  # fmt: skip
+        prepared = "exactly_once, prepared statements"
+        goal(db, "fresh request adds (floors), PREPARED_STATEMENTS",
+             _find(rows, req, f"{prepared}: fresh adds (floors)"),
+             lambda v: v <= 1.2, "<= 1.2", "floors")  # fmt: skip
         goal(db, "fresh request commits", _find(rows, req, "exactly_once, fresh: commits"),
              lambda v: v <= 2, "<= 2", "commits")  # fmt: skip
         bare = _find(rows, req, "writing view bare: commits")
@@ -53,6 +57,12 @@ def evaluate(rows: list[Row]) -> list[Row]:
              lambda v: v == 1, "1", "stmts")  # fmt: skip
         goal(db, "replay adds over the bare view", _find(rows, req, "exactly_once: replay adds (time)"),
              lambda v: v <= 200, "<= 200 us", "us")  # fmt: skip
+        goal(db, "replay adds over the bare view, PREPARED_STATEMENTS",
+             _find(rows, req, f"{prepared}: replay adds (time)"),
+             lambda v: v <= 200, "<= 200 us", "us")  # fmt: skip
+        goal(db, "ORM store cycle / raw SQL cycle, PREPARED_STATEMENTS",
+             _find(rows, store, "admit+seal+get cycle: django, prepared statements / admit+seal+get cycle: raw"),
+             lambda v: v <= 1.2, "<= 1.2", "ratio")  # fmt: skip
         goal(db, "ORM store cycle / raw SQL cycle",
              _find(rows, store, "admit+seal+get cycle: django / admit+seal+get cycle: raw"),
              lambda v: v <= 1.2, "<= 1.2", "ratio")  # fmt: skip
@@ -77,4 +87,11 @@ def evaluate(rows: list[Row]) -> list[Row]:
             assert fresh is not None and replay is not None and ours_fresh is not None and ours_replay is not None
             goal(db, f"ahead of {alt}: fresh (its floors / ours)", fresh / ours_fresh, lambda v: v > 1, "> 1", "x")
             goal(db, f"ahead of {alt}: replay (its ratio / ours)", replay / ours_replay, lambda v: v > 1, "> 1", "x")
+            prepared_fresh = _find(rows, req, f"{prepared}: fresh adds (floors)")
+            prepared_replay = _find(rows, req, f"{prepared}: replay / bare")
+            if prepared_fresh is not None and prepared_replay is not None:
+                goal(db, f"ahead of {alt}, PREPARED_STATEMENTS: fresh", fresh / prepared_fresh,
+                     lambda v: v > 1, "> 1", "x")  # fmt: skip
+                goal(db, f"ahead of {alt}, PREPARED_STATEMENTS: replay", replay / prepared_replay,
+                     lambda v: v > 1, "> 1", "x")  # fmt: skip
     return out

@@ -141,10 +141,10 @@ def _drf_views() -> tuple[Callable[..., Any], Callable[..., Any] | None]:
 
 
 def _prepared_store(scope: str) -> Any:
-    """The ORM store on ``postgres_prepared`` (the same database, prepared statements allowed)."""
+    """The ORM store with its statements prepared (``OP_STORE["PREPARED_STATEMENTS"]``)."""
     from op_store.store import DjangoOperationStore
 
-    return DjangoOperationStore(scope, using="postgres_prepared")
+    return DjangoOperationStore(scope, prepared=True)
 
 
 def build_urlpatterns() -> list[URLPattern]:

@@ -247,7 +247,7 @@ def _cycles(alias: str, quick: bool) -> list[Row]:
     django_cycle = cycle_of(django_store)
     prepared_store = None
     if alias == "postgres":
-        prepared_store = DjangoOperationStore(scope=f"bench-{alias}", using="postgres_prepared")
+        prepared_store = DjangoOperationStore(scope=f"bench-{alias}", using=alias, prepared=True)
 
     def memory_cycle() -> object:
         op = next(ids)
@@ -295,7 +295,7 @@ def _cycles(alias: str, quick: bool) -> list[Row]:
                     "admit+seal+get cycle: django, prepared statements / raw, op_store's statements",
                     medians["django, prepared statements"] / medians["raw, op_store's statements"],
                     "ratio",
-                    "OPTIONS server_side_binding + prepare_threshold",
+                    "OP_STORE['PREPARED_STATEMENTS']",
                 )
             )
         n, control = statements(alias, django_cycle)
