@@ -1,4 +1,4 @@
-"""Schema hashes: every vector of shared/vectors/vox.json, hand-built and through ``schema_for``, plus
+"""Schema hashes: every vector of tests/vectors/op_store_derived.json, hand-built and through ``schema_for``, plus
 the recursive-group algorithm checked against an independent re-computation from raw bytes."""
 
 from __future__ import annotations

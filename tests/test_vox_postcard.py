@@ -1,4 +1,4 @@
-"""Postcard: every vector of shared/vectors/vox.json both ways, each malformed-input case as its own
+"""Postcard: every vector of tests/vectors/op_store_derived.json both ways, each malformed-input case as its own
 test (error class and byte offset), and encode-side refusals."""
 
 from __future__ import annotations
