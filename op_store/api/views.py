@@ -1,5 +1,5 @@
-"""The inspection API's views (DESIGN §8). Every one: configured permissions, JSON only, problem+json
-errors, and a query count that does not grow with the page size."""
+"""The inspection API's views. Every one: configured permissions, JSON only, problem+json errors (the
+codes are in docs/problems.md#inspection-api), and a query count that does not grow with the page size."""
 
 from __future__ import annotations
 
