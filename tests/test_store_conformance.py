@@ -1,5 +1,5 @@
 # ruff: noqa: F811  (pytest fixtures imported from tests.test_store_helpers)
-"""The OperationStore conformance suite: the same tests against every store (DESIGN §4).
+"""The OperationStore conformance suite: the same tests against every store (docs/architecture.md#store-rules).
 
 Parametrized over ``InMemoryOperationStore`` and ``DjangoOperationStore`` on the database of the
 run (SQLite by default; PostgreSQL with ``OP_STORE_TEST_DB=postgres`` — ``.ci/run`` runs both).
@@ -119,7 +119,7 @@ def test_seal_without_admit(store):
 def test_sealed_is_absorbing(store):
     store.admit(4)
     store.seal(4, b"first", U32, U32_REGISTRY)
-    store.seal(4, b"second", ROOT, FULL)  # correction 1: the first reply stays
+    store.seal(4, b"second", ROOT, FULL)  # sealed is absorbing: the first reply stays
     assert store.get_sealed(4) == SealedResponse(b"first", U32)
     store.remove(4)
     assert store.lookup(4) is OperationState.SEALED
@@ -131,7 +131,7 @@ def test_missing_schema_raises_and_stores_nothing(store):
         store.seal(5, b"x", ROOT, registry_without(POINT.id))
     assert info.value.schema_id == POINT.id
     assert f"{POINT.id:016x}" in str(info.value)
-    assert store.lookup(5) is OperationState.ADMITTED  # correction 2: still admitted
+    assert store.lookup(5) is OperationState.ADMITTED  # complete closure or nothing: still admitted
     assert store.get_sealed(5) is None
     assert all(s is None for s in schemas_of(store, FULL).values())  # not even the part it had
     store.seal(5, b"x", ROOT, FULL)  # a complete registry still works afterwards

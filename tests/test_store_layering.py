@@ -1,4 +1,4 @@
-"""``op_store.store`` and ``op_store.store.memory`` import without Django (DESIGN §1)."""
+"""``op_store.store`` and ``op_store.store.memory`` import without Django (docs/architecture.md#layers)."""
 
 from __future__ import annotations
 

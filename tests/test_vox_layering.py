@@ -1,4 +1,4 @@
-"""DESIGN §1: ``op_store.vox`` and ``op_store.store.base`` import without Django (and without settings)."""
+"""``op_store.vox`` and ``op_store.store.base`` import without Django or settings (docs/architecture.md#layers)."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def test_vox_modules_do_not_mention_django() -> None:
 
 
 def test_stable_names_are_exported() -> None:
-    names = (  # noqa: SIM905 - DESIGN §2's table, as written there
+    names = (  # noqa: SIM905 - the vox rows of docs/architecture.md#public-names, as written there
         "U8 U16 U32 U64 U128 I8 I16 I32 I64 I128 F32 F64 Char Bytes Unit Never Payload "
         "PrimitiveType TypeRef Schema SchemaRegistry SchemaSource schema_for encode decode decode_ref "
         "method_id Result Ok Err DecodeError"
