@@ -15,8 +15,8 @@
   PostgreSQL through psycopg 3 can): it has no effect.
 
 Where W001-W003 apply the store admits inside the request transaction instead (see
-:mod:`op_store.store.orm`): exactly once still holds, but duplicates wait rather than see the
-operation in flight.
+docs/architecture.md#sqlite-fallbacks): exactly once still holds, but duplicates wait rather than
+see the operation in flight. Each check's message, hint and fix: docs/checks.md.
 """
 
 from __future__ import annotations

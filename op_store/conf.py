@@ -4,6 +4,7 @@ Read settings through :data:`op_store_settings` (``op_store_settings.LEASE`` ...
 validated and normalised once (durations become ``timedelta``, import strings become objects) and
 re-read when a test changes ``OP_STORE`` with ``override_settings``. Unknown keys and wrong types
 raise ``ImproperlyConfigured`` naming the key, so a typo never silently falls back to a default.
+Every key, with its type, default and an example: docs/settings.md.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Signals sent by the ORM store (and, for replays, by the request lifecycle).
+"""Signals sent by the ORM store (and, for replays, by the request lifecycle and the RPC view).
 
 Every signal is sent right after its statement ran, like ``post_save``: inside a transaction the
 change is not committed yet, so a receiver that must see committed data wraps its work in
@@ -7,10 +7,13 @@ change is not committed yet, so a receiver that must see committed data wraps it
 - ``operation_admitted``: ``store, scope, operation_id, token, method, key, lease_expires_at,
   transactional, taken_over`` (True when a stale admission was taken over).
 - ``operation_sealed``: ``store, scope, operation_id, response_size, status_code, schemas_written``.
-- ``operation_replayed``: ``store, scope, operation_id`` (+ whatever the lifecycle adds).
+- ``operation_replayed``: ``store, scope, operation_id, key, status_code, request`` (sent by the
+  HTTP lifecycle and the RPC view, whatever the store).
 - ``operation_removed``: ``store, scope, operation_id, reason`` (``"remove"``, ``"release"``,
   ``"stale"``); ``store`` is None for bulk releases by ``op_store_release``.
 - ``operations_purged``: ``using, expired, deleted, dry_run``.
+
+More on each (when it is sent, what is committed by then): docs/signals.md.
 """
 
 from django.dispatch import Signal
