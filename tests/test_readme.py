@@ -14,6 +14,8 @@ shows output or calls the example server must be checked, so a new recipe cannot
 
 from __future__ import annotations
 
+import ast
+import importlib
 import json
 import os
 import re
@@ -239,6 +241,27 @@ def test_excerpts_are_the_files_they_quote(blocks: list[Block]) -> None:
                 position += 1
             assert position < len(source), f"README.md:{block.line}: {line.strip()!r} is not in {path} (in order)"
             position += 1
+
+
+#: Names the README documents that another change adds to op_store; a missing one skips, not fails.
+PENDING_NAMES = {"op_store.decorators.exactly_once_exempt"}
+
+
+def test_every_python_block_parses_and_its_op_store_imports_exist(blocks: list[Block]) -> None:
+    """The blocks that cannot run on their own (settings, view sketches) still name real things.
+
+    Excerpts are left out: they are lines of a file the suite imports (see the test above).
+    """
+    missing = []
+    for block in (b for b in blocks if b.lang == "python" and not EXCERPT.fullmatch(b.marker)):
+        tree = ast.parse(block.text, filename=f"README.md:{block.line}")
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("op_store"):
+                module = importlib.import_module(node.module or "")
+                missing += [f"{node.module}.{a.name}" for a in node.names if not hasattr(module, a.name)]
+    assert set(missing) <= PENDING_NAMES, f"README.md imports names that do not exist: {missing}"
+    if missing:
+        pytest.skip(f"not in op_store yet: {sorted(set(missing))}")
 
 
 def _anchor(heading: str) -> str:
