@@ -1,93 +1,30 @@
 """The example project as a user meets it: its own server process, its seeded data, a real browser.
 
 ``manage.py migrate``, ``seed_demo`` and ``runserver`` run in subprocesses on a temporary SQLite file
-(``OP_STORE_EXAMPLE_DB``), so the test needs no Django database of its own and leaves the example's
-``db.sqlite3`` alone. Then Debian's chromium, driven by Playwright, logs in as demo / demo, filters the
-operations by state and reads the decoded reply of a seeded payment; and urllib sends one payment
-twice with the same Idempotency-Key over real HTTP. Screenshots go to
+(``tests/example_server.py``), so the test needs no Django database of its own and leaves the
+example's ``db.sqlite3`` alone. Then Debian's chromium, driven by Playwright, logs in as demo / demo,
+filters the operations by state and reads the decoded reply of a seeded payment; and urllib sends
+one payment twice with the same Idempotency-Key over real HTTP. Screenshots go to
 ``artifacts/screenshots/example-*.png``. The browser helper (and with it the skip rules: no
 Playwright or no /usr/bin/chromium skips this module) comes from test_browser_admin.
 """
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.example_server import seeded_example
 from tests.test_browser_admin import ARTIFACTS, chromium
-
-EXAMPLE = Path(__file__).resolve().parent.parent / "example_project"
-STARTUP_TIMEOUT = 30.0
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _manage(env: dict[str, str], *args: str) -> None:
-    done = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=EXAMPLE, env=env, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, f"manage.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
-
-
-def _wait_until_up(server: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"runserver exited with {server.returncode}:\n{log.read_text(errors='replace')}")
-        try:
-            with urllib.request.urlopen(f"{url}/admin/login/", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"runserver did not answer within {STARTUP_TIMEOUT} s:\n{log.read_text(errors='replace')}")
 
 
 @pytest.fixture
 def example_server(tmp_path: Path) -> Iterator[str]:
     """The example project, migrated and seeded on a temporary SQLite file, served by runserver."""
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "example.settings",  # pytest-django exported tests.settings
-        "OP_STORE_EXAMPLE_DB": str(tmp_path / "example.sqlite3"),
-        "PYTHONUNBUFFERED": "1",
-    }
-    _manage(env, "migrate", "--noinput")
-    _manage(env, "seed_demo")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = tmp_path / "runserver.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-            cwd=EXAMPLE,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            _wait_until_up(server, url, log)
-            yield url
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(timeout=10)
+    with seeded_example(tmp_path) as url:
+        yield url
 
 
 def _post_payment(url: str, key: str, payment: dict[str, object]) -> tuple[int, dict[str, str], bytes]:
@@ -122,8 +59,9 @@ def _replay_over_http(url: str) -> None:
     assert again == body  # byte for byte: same id, same charged_at
     with urllib.request.urlopen(f"{url}/demo/payments/", timeout=10) as response:
         listed = json.loads(response.read())
-    # The server process started with no payments (seed_demo charged its own, in its own process).
-    assert listed["payments"] == [charged]
+    # Payment rows, from the database: seed_demo's three (1250, 990, 40000), then this one, once.
+    assert [p["amount"] for p in listed["payments"]] == [1250, 990, 40000, 777]
+    assert listed["payments"][-1] == charged
 
 
 def _browse(browser, url: str) -> None:

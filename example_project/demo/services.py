@@ -4,20 +4,8 @@
 that retries a transfer after a dropped connection gets the sealed reply back instead of moving the
 money twice. ``balance`` only reads, so it is declared idempotent and bypasses the operation store.
 
-Call it with the Python client::
-
-    from op_store.rpc.client import RpcClient
-    from demo.services import Ledger
-
-    ledger = RpcClient("http://127.0.0.1:8000/rpc/", Ledger)
-    ledger.proxy.deposit("alice", 10_000)
-    ledger.proxy.transfer("alice", "bob", 2_500)      # -> Balance(account='alice', amount=7500)
-
-or with curl, JSON in and JSON out::
-
-    curl -s http://127.0.0.1:8000/rpc/ledger/transfer -H 'Content-Type: application/json' \\
-         -H 'Accept: application/json' -H 'Vox-Operation-Id: 4242' \\
-         -d '{"from": "alice", "to": "bob", "amount": 2500}'
+The README's RPC section calls it with the Python client (``op_store.rpc.client.RpcClient``) and
+with curl (JSON in, JSON out).
 """
 
 from __future__ import annotations
@@ -26,7 +14,7 @@ from __future__ import annotations
 # declaration: types, method names, error type) without configuring Django.
 from dataclasses import dataclass
 
-from demo.views import demo_scope
+from demo.scopes import demo_scope
 from op_store.rpc import Service, UserError, rpc_method
 from op_store.rpc.site import RpcSite
 from op_store.vox import I64, U64, Variant, VoxEnum

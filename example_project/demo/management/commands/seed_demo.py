@@ -1,6 +1,7 @@
-"""Create the demo user and some operations to look at in the admin; safe to run again.
+"""Create the demo user (and its API token) and some operations to look at in the admin; safe to run again.
 
-The operations come from real traffic: payments POSTed through ``exactly_once`` and ledger calls
+The operations come from real traffic: payments POSTed through ``exactly_once`` (each a ``Payment``
+row, written once however often it is sent) and ledger calls
 through the RPC view (each sent twice, so the second is a replay), plus a few values of other
 types sealed straight into the store, one admission left stale and one purged to a tombstone.
 Fixed keys and ids make a second run replay instead of adding more.
@@ -14,7 +15,9 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.test import Client
 from django.utils import timezone
+from rest_framework.authtoken.models import Token
 
+from demo.api import DEMO_TOKEN
 from op_store.store import DjangoOperationStore, OperationState
 from op_store.vox import I32, U32, Err, Ok, Result, encode, schema_for
 
@@ -42,7 +45,7 @@ def _seal_sample(store: DjangoOperationStore, operation_id: int, value: Any, tp:
 
 
 class Command(BaseCommand):
-    help = "Create the demo superuser (demo / demo) and demo operations; safe to run again."
+    help = "Create the demo superuser (demo / demo, with an API token) and demo operations; safe to run again."
 
     def handle(self, *args: Any, **options: Any) -> None:
         User = get_user_model()
@@ -50,7 +53,8 @@ class Command(BaseCommand):
         if created:
             user.set_password("demo")
             user.save()
-        self.stdout.write(f"demo user: demo / demo ({'created' if created else 'exists'})")
+        Token.objects.get_or_create(user=user, defaults={"key": DEMO_TOKEN})
+        self.stdout.write(f"demo user: demo / demo, API token {DEMO_TOKEN} ({'created' if created else 'exists'})")
 
         client = Client(HTTP_HOST="localhost")
         for n, amount in enumerate((1250, 990, 40000), start=1):
