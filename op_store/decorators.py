@@ -1,4 +1,4 @@
-"""``@exactly_once``: exactly-once delivery for one view.
+"""``@exactly_once``: exactly-once delivery for one view; ``@exactly_once_exempt``: none, even under the middleware.
 
 Works on function views, sync and async; on class-based views (decorate the class, its
 ``dispatch`` with ``method_decorator``, or a handler method directly); and on DRF views (``@api_view``
@@ -35,6 +35,8 @@ V = TypeVar("V", bound=Callable[..., Any])
 
 #: The attribute that marks a view (function, dispatch or handler) as handled by ``exactly_once``.
 MARKER = "op_store_exactly_once"
+#: The attribute that marks a view as exempt (``exactly_once_exempt``).
+EXEMPT_MARKER = "op_store_exactly_once_exempt"
 
 
 def _is_request(obj: object) -> bool:
@@ -235,3 +237,35 @@ def is_exactly_once(view: object) -> bool:
         if callable(attr) and getattr(attr, MARKER, None) is not None:
             return True
     return False
+
+
+def exactly_once_exempt(view: V) -> V:
+    """Leave ``view`` alone: ``ExactlyOnceMiddleware`` passes its requests through even when they carry a key.
+
+    Like ``csrf_exempt``: for views whose requests must never be admitted or replayed (a health
+    check, a view that handles keys itself). Works on view functions (sync and async) and on view
+    classes (their ``dispatch``). It does not undo an ``@exactly_once`` on the same view.
+    """
+    if isinstance(view, type):
+        return method_decorator(exactly_once_exempt, name="dispatch")(view)
+    wrapper: Any
+    if iscoroutinefunction(view):
+
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            return await view(*args, **kwargs)
+
+        wrapper = markcoroutinefunction(async_wrapper)
+    else:
+
+        def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
+            return view(*args, **kwargs)
+
+        wrapper = sync_wrapper
+    functools.update_wrapper(wrapper, view)
+    setattr(wrapper, EXEMPT_MARKER, True)
+    return wrapper
+
+
+def is_exempt(view: object) -> bool:
+    """Whether ``view`` (a view function or an ``as_view()`` result) is marked ``exactly_once_exempt``."""
+    return bool(getattr(view, EXEMPT_MARKER, False))

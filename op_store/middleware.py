@@ -2,7 +2,8 @@
 
 A request is handled when it carries ``Idempotency-Key`` or ``Vox-Operation-Id``, or, with
 ``OP_STORE["REQUIRE_KEY"]``, when its method is unsafe (no key: 400 ``missing-key``). Every other
-request, and every view that applies ``@exactly_once`` itself, passes through untouched.
+request, every view that applies ``@exactly_once`` itself, and every view marked
+``@exactly_once_exempt`` passes through untouched.
 
 Place it after ``AuthenticationMiddleware`` (the default scope is the user) and after every middleware
 that has a ``process_view`` (``CsrfViewMiddleware``...): for a handled request it calls the view
@@ -28,7 +29,7 @@ from django.http.response import HttpResponseBase
 
 from op_store import _compat
 from op_store.conf import op_store_settings
-from op_store.decorators import is_exactly_once
+from op_store.decorators import is_exactly_once, is_exempt
 from op_store.engine.keys import has_key
 from op_store.engine.policy import DEFAULT_OPTIONS, SAFE_METHODS
 from op_store.engine.transactions import atomic_request_aliases
@@ -69,7 +70,7 @@ class ExactlyOnceMiddleware:
             return False
         known = self._left_alone.get(view_func)
         if known is None:
-            known = self._left_alone[view_func] = is_exactly_once(view_func)
+            known = self._left_alone[view_func] = is_exactly_once(view_func) or is_exempt(view_func)
         return not known
 
     def process_view(
