@@ -67,13 +67,14 @@ class Executed:
 class Replayed:
     """The operation was sealed earlier: answer its stored reply (the work did not run).
 
-    ``store`` holds the schemas of replies sealed under older types; ``subject`` names the operation
-    in log messages.
+    ``store`` holds the schemas of replies sealed under older types; the operation id and scope name
+    the operation in log messages.
     """
 
     sealed: SealedResponse
     store: LeasedOperationStore
-    subject: str
+    operation_id: int
+    scope: str
 
 
 @dataclass(frozen=True, slots=True)

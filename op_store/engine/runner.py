@@ -216,7 +216,7 @@ def decide(job: Job, admission: Admission) -> Step:
             status_code=admission.sealed.status_code,
             request=job.work.request,
         )
-        return Replayed(admission.sealed, job.store, job.work.describe(job))
+        return Replayed(admission.sealed, job.store, job.key.operation_id, job.scope)
     if outcome is AdmissionOutcome.IN_FLIGHT:
         return Waiting(job) if job.policy.wait > 0 else InFlight()
     if outcome is AdmissionOutcome.STALE:

@@ -85,6 +85,10 @@ def replay(outcome: o.Replayed) -> Any:
     try:
         reply = decode_reply(sealed.response)
     except Exception:
-        log.exception("op_store: the sealed reply of %s cannot be decoded", outcome.subject)
+        log.exception(
+            "op_store: the sealed reply of operation %#018x (scope %r) cannot be decoded",
+            outcome.operation_id,
+            outcome.scope,
+        )
         return p.problem_response(p.UNREADABLE_REPLY, "The stored reply of this operation cannot be decoded.")
     return replay_response(reply)
