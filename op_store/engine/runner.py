@@ -144,7 +144,9 @@ class _Plain(enum.Enum):
 
 PLAIN = _Plain.PLAIN
 
-Step = Outcome | Admitted | Waiting | _Plain
+#: What an admission means (decide); before admission there may be no key (PLAIN) instead.
+Decision = Outcome | Admitted | Waiting
+Step = Decision | _Plain
 
 
 class Phase(enum.Enum):
@@ -198,7 +200,7 @@ def admit(job: Job) -> Admission:
     )
 
 
-def decide(job: Job, admission: Admission) -> Step:
+def decide(job: Job, admission: Admission) -> Decision:
     """What an admission outcome means for this job."""
     outcome = admission.outcome
     if outcome is AdmissionOutcome.ADMITTED:
@@ -227,7 +229,7 @@ def decide(job: Job, admission: Admission) -> Step:
     return Expired()
 
 
-def stale(job: Job, admission: Admission) -> Step:
+def stale(job: Job, admission: Admission) -> Decision:
     """A lease expired before a seal: fail closed, or take over when the policy allows it."""
     log, describe = job.work.log, job.work.describe
     if job.policy.stale.takes_over(admission.transactional):
@@ -251,7 +253,7 @@ def _pause(delay: float, deadline: float) -> float:
     return max(0.0, min(delay, deadline - time.monotonic()))
 
 
-def wait_sync(job: Job) -> Step:
+def wait_sync(job: Job) -> Outcome | Admitted:
     """Poll with backoff until the operation settles or the wait runs out; no connection held between polls."""
     deadline = time.monotonic() + job.policy.wait
     delay = POLL_FIRST
@@ -266,7 +268,7 @@ def wait_sync(job: Job) -> Step:
             return InFlight()
 
 
-async def wait_async(job: Job) -> Step:
+async def wait_async(job: Job) -> Outcome | Admitted:
     deadline = time.monotonic() + job.policy.wait
     delay = POLL_FIRST
     while True:
@@ -280,7 +282,7 @@ async def wait_async(job: Job) -> Step:
             return InFlight()
 
 
-def _poll(job: Job) -> Step:
+def _poll(job: Job) -> Decision:
     return decide(job, admit(job))
 
 
@@ -382,7 +384,7 @@ def run(work: SyncWork, key: OperationKey | None, policy: Policy, atomic_aliases
     if step is PLAIN:
         return Untracked(work.run(None))
     if not isinstance(step, Admitted):
-        return step  # type: ignore[return-value]
+        return step
     job = step.job
     if job.transactional:
         return run_transactional(job, work)
@@ -402,7 +404,7 @@ async def arun(work: AsyncWork, key: OperationKey | None, policy: Policy) -> Out
     if step is PLAIN:
         return Untracked(await work.run())
     if not isinstance(step, Admitted):
-        return step  # type: ignore[return-value]
+        return step
     job = step.job
     try:
         result = await work.run()
