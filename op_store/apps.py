@@ -9,4 +9,3 @@ class OpStoreConfig(AppConfig):
     def ready(self) -> None:
         # Importing registers the system checks.
         from . import checks  # noqa: F401
-        from .lifecycle import checks as lifecycle_checks  # noqa: F401

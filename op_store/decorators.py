@@ -1,4 +1,4 @@
-"""``@exactly_once``: exactly-once delivery for one view (DESIGN §6).
+"""``@exactly_once``: exactly-once delivery for one view; ``@exactly_once_exempt``: none, even under the middleware.
 
 Works on function views, sync and async; on class-based views (decorate the class, its
 ``dispatch`` with ``method_decorator``, or a handler method directly); and on DRF views (``@api_view``
@@ -25,24 +25,22 @@ from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from django.utils.decorators import method_decorator
 
-from op_store.lifecycle import engine
-from op_store.lifecycle.policy import Fingerprint, Options, ScopeResolver, StoreFactory
+from op_store import _compat
+from op_store.engine.policy import Fingerprint, Options, ScopeResolver, StoreFactory
+from op_store.engine.transactions import atomic_request_aliases
+from op_store.lifecycle.engine import ahandle, awaiting, handle
+from op_store.lifecycle.work import SyncView
 
 V = TypeVar("V", bound=Callable[..., Any])
 
 #: The attribute that marks a view (function, dispatch or handler) as handled by ``exactly_once``.
 MARKER = "op_store_exactly_once"
+#: The attribute that marks a view as exempt (``exactly_once_exempt``).
+EXEMPT_MARKER = "op_store_exactly_once_exempt"
 
 
 def _is_request(obj: object) -> bool:
-    if isinstance(obj, HttpRequest):
-        return True
-    inner = getattr(obj, "_request", None)
-    return isinstance(inner, HttpRequest)  # a DRF Request
-
-
-def _is_drf_request(obj: object) -> bool:
-    return not isinstance(obj, HttpRequest) and isinstance(getattr(obj, "_request", None), HttpRequest)
+    return isinstance(obj, HttpRequest) or _compat.is_drf_request(obj)
 
 
 def _in_event_loop() -> bool:
@@ -68,9 +66,7 @@ def _split(args: tuple[Any, ...]) -> Any:
     raise TypeError("exactly_once: the decorated callable was not called with a request (is it a view?)")
 
 
-def _view_call(
-    view: Callable[..., Any], request: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> engine.SyncView:
+def _view_call(view: Callable[..., Any], request: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> SyncView:
     """A zero-argument call of the view.
 
     Inside a DRF view (the request is a DRF ``Request``: the decorator sits on a handler method), the
@@ -78,7 +74,7 @@ def _view_call(
     will see it: exceptions become DRF's error responses and the response is finalized (renderer
     chosen) before it is rendered.
     """
-    if not _is_drf_request(request):
+    if not _compat.is_drf_request(request):
         return lambda: view(*args, **kwargs)
     drf_view = (getattr(request, "parser_context", None) or {}).get("view")
 
@@ -175,20 +171,19 @@ def exactly_once(
 def _atomic_aliases(request: Any) -> list[str]:
     """The ``ATOMIC_REQUESTS`` transactions this call must open itself.
 
-    Django skips them for a view marked with :class:`~op_store.lifecycle.engine.AllAliases` (the
-    resolved callback is ours, directly or through ``as_view()``), so the lifecycle opens them, after
-    the admission. When the resolved callback is not marked (a decorated handler method), Django has
+    Django skips them for a view that opted out (:func:`op_store._compat.opt_out_of_atomic_requests`:
+    the resolved callback is ours, directly or through ``as_view()``), so the runner opens them, after
+    the admission. When the resolved callback did not opt out (a decorated handler method), Django has
     already opened them; with no resolver match (a view called directly) nobody does.
     """
     func = getattr(getattr(request, "resolver_match", None), "func", None)
-    marked = getattr(func, "_non_atomic_requests", None)
-    if not isinstance(marked, engine.AllAliases):
+    if not _compat.opted_out_of_atomic_requests(func):
         return []
-    return engine.atomic_request_aliases(marked)
+    return atomic_request_aliases(_compat.non_atomic_requests(func))
 
 
 def _wrap(view: Callable[..., Any], options: Options) -> Callable[..., Any]:
-    non_atomic = engine.AllAliases(getattr(view, "_non_atomic_requests", ()))
+    non_atomic = _compat.non_atomic_requests(view)
     wrapper: Any
     if iscoroutinefunction(view):
         if options.atomic:
@@ -199,7 +194,7 @@ def _wrap(view: Callable[..., Any], options: Options) -> Callable[..., Any]:
 
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
             request = _split(args)
-            return await engine.ahandle(request, lambda: view(*args, **kwargs), options, _atomic_aliases(request))
+            return await ahandle(request, lambda: view(*args, **kwargs), options, _atomic_aliases(request))
 
         wrapper = async_wrapper
     else:
@@ -212,12 +207,12 @@ def _wrap(view: Callable[..., Any], options: Options) -> Callable[..., Any]:
                 # must not be called from the event loop.
                 if options.atomic:
                     raise ImproperlyConfigured("exactly_once(atomic=True) cannot wrap an async view")
-                return engine.ahandle(request, engine.awaiting(call), options, _atomic_aliases(request))
-            return engine.handle(request, call, options, _atomic_aliases(request))
+                return ahandle(request, awaiting(call), options, _atomic_aliases(request))
+            return handle(request, call, options, _atomic_aliases(request))
 
         wrapper = sync_wrapper
     functools.update_wrapper(wrapper, view)
-    wrapper._non_atomic_requests = non_atomic
+    _compat.opt_out_of_atomic_requests(wrapper, non_atomic)
     setattr(wrapper, MARKER, options)
     if iscoroutinefunction(view):
         markcoroutinefunction(wrapper)
@@ -242,3 +237,35 @@ def is_exactly_once(view: object) -> bool:
         if callable(attr) and getattr(attr, MARKER, None) is not None:
             return True
     return False
+
+
+def exactly_once_exempt(view: V) -> V:
+    """Leave ``view`` alone: ``ExactlyOnceMiddleware`` passes its requests through even when they carry a key.
+
+    Like ``csrf_exempt``: for views whose requests must never be admitted or replayed (a health
+    check, a view that handles keys itself). Works on view functions (sync and async) and on view
+    classes (their ``dispatch``). It does not undo an ``@exactly_once`` on the same view.
+    """
+    if isinstance(view, type):
+        return method_decorator(exactly_once_exempt, name="dispatch")(view)
+    wrapper: Any
+    if iscoroutinefunction(view):
+
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            return await view(*args, **kwargs)
+
+        wrapper = markcoroutinefunction(async_wrapper)
+    else:
+
+        def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
+            return view(*args, **kwargs)
+
+        wrapper = sync_wrapper
+    functools.update_wrapper(wrapper, view)
+    setattr(wrapper, EXEMPT_MARKER, True)
+    return wrapper
+
+
+def is_exempt(view: object) -> bool:
+    """Whether ``view`` (a view function or an ``as_view()`` result) is marked ``exactly_once_exempt``."""
+    return bool(getattr(view, EXEMPT_MARKER, False))

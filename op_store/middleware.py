@@ -2,7 +2,8 @@
 
 A request is handled when it carries ``Idempotency-Key`` or ``Vox-Operation-Id``, or, with
 ``OP_STORE["REQUIRE_KEY"]``, when its method is unsafe (no key: 400 ``missing-key``). Every other
-request, and every view that applies ``@exactly_once`` itself, passes through untouched.
+request, every view that applies ``@exactly_once`` itself, and every view marked
+``@exactly_once_exempt`` passes through untouched.
 
 Place it after ``AuthenticationMiddleware`` (the default scope is the user) and after every middleware
 that has a ``process_view`` (``CsrfViewMiddleware``...): for a handled request it calls the view
@@ -26,11 +27,13 @@ from asgiref.sync import async_to_sync, iscoroutinefunction, markcoroutinefuncti
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 
+from op_store import _compat
 from op_store.conf import op_store_settings
-from op_store.decorators import is_exactly_once
-from op_store.lifecycle import engine
-from op_store.lifecycle.keys import has_key
-from op_store.lifecycle.policy import DEFAULT_OPTIONS, SAFE_METHODS
+from op_store.decorators import is_exactly_once, is_exempt
+from op_store.engine.keys import has_key
+from op_store.engine.policy import DEFAULT_OPTIONS, SAFE_METHODS
+from op_store.engine.transactions import atomic_request_aliases
+from op_store.lifecycle.engine import ahandle, handle
 
 ViewFunc = Callable[..., Any]
 
@@ -43,7 +46,9 @@ class ExactlyOnceMiddleware:
 
     def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
         self.get_response = get_response
-        self._decorated: dict[Any, bool] = {}
+        self._left_alone: dict[
+            Any, bool
+        ] = {}  # view -> whether to leave it alone (it applies @exactly_once itself, or is exempt)
         self.is_async = iscoroutinefunction(get_response)
         if self.is_async:
             markcoroutinefunction(self)
@@ -63,9 +68,9 @@ class ExactlyOnceMiddleware:
             op_store_settings.REQUIRE_KEY and (request.method or "").upper() not in SAFE_METHODS
         ):
             return False
-        known = self._decorated.get(view_func)
+        known = self._left_alone.get(view_func)
         if known is None:
-            known = self._decorated[view_func] = is_exactly_once(view_func)
+            known = self._left_alone[view_func] = is_exactly_once(view_func) or is_exempt(view_func)
         return not known
 
     def process_view(
@@ -73,22 +78,22 @@ class ExactlyOnceMiddleware:
     ) -> HttpResponseBase | None:
         if not self._applies(request, view_func):
             return None
-        aliases = engine.atomic_request_aliases(getattr(view_func, "_non_atomic_requests", set()))
+        aliases = atomic_request_aliases(_compat.non_atomic_requests(view_func))
         if iscoroutinefunction(view_func):
             call: Callable[[], Awaitable[Any]] = lambda: view_func(request, *view_args, **view_kwargs)  # noqa: E731
-            return async_to_sync(engine.ahandle)(request, call, DEFAULT_OPTIONS, aliases)
-        return engine.handle(request, lambda: view_func(request, *view_args, **view_kwargs), DEFAULT_OPTIONS, aliases)
+            return async_to_sync(ahandle)(request, call, DEFAULT_OPTIONS, aliases)
+        return handle(request, lambda: view_func(request, *view_args, **view_kwargs), DEFAULT_OPTIONS, aliases)
 
     async def _process_view_async(
         self, request: HttpRequest, view_func: ViewFunc, view_args: tuple[Any, ...], view_kwargs: dict[str, Any]
     ) -> HttpResponseBase | None:
         if not self._applies(request, view_func):
             return None
-        aliases = engine.atomic_request_aliases(getattr(view_func, "_non_atomic_requests", set()))
+        aliases = atomic_request_aliases(_compat.non_atomic_requests(view_func))
         if iscoroutinefunction(view_func):
-            return await engine.ahandle(
+            return await ahandle(
                 request, lambda: view_func(request, *view_args, **view_kwargs), DEFAULT_OPTIONS, aliases
             )
-        return await sync_to_async(engine.handle, thread_sensitive=True)(
+        return await sync_to_async(handle, thread_sensitive=True)(
             request, lambda: view_func(request, *view_args, **view_kwargs), DEFAULT_OPTIONS, aliases
         )

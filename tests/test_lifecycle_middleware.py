@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -59,6 +60,23 @@ def test_decorated_views_are_not_processed_twice(alice: Client, admissions: list
         assert post(alice, path, key=path)["Idempotent-Replayed"] == "true"
     assert len(admissions) == 5
     assert [count(n) for n in "abcde"] == [1] * 5
+
+
+@pytest.mark.parametrize("path", ["/lc/exempt/a/", "/lc/exempt-async/a/", "/lc/exempt-cbv/a/"])
+def test_exempt_views_pass_through_with_a_key(path: str, admissions: list[Any]) -> None:
+    anonymous = Client()  # the default scope would refuse its key with 403 anonymous-key
+    first = post(anonymous, path)
+    again = post(anonymous, path)
+    assert first.status_code == 201 and json.loads(first.content)["count"] == 1
+    assert again.status_code == 201 and json.loads(again.content)["count"] == 2  # ran again: nothing replayed
+    assert "Idempotent-Replayed" not in again
+    assert admissions == [] and not Operation.objects.exists()
+
+
+def test_the_same_view_not_exempt_refuses_an_anonymous_key() -> None:
+    response = post(Client(), "/lc/mw/a/")
+    assert response.status_code == 403 and problem(response)["code"] == "anonymous-key"
+    assert count("a") == 0
 
 
 def test_decorated_view_options_win_over_the_middleware(alice: Client) -> None:

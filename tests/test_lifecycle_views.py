@@ -11,7 +11,7 @@ from django.contrib.auth.models import User
 from django.db import connection
 from django.test import AsyncClient, Client, RequestFactory
 
-from op_store.lifecycle import engine
+from op_store.engine import runner
 from op_store.lifecycle.keys import operation_id_for_key
 from op_store.models import Operation
 from op_store.signals import operation_replayed
@@ -304,7 +304,7 @@ class _Polls:
         self.calls = 0
         self.closed: list[bool] = []
         self.actions = actions
-        real = engine._release_connection
+        real = runner.release_connection
 
         def spy(alias: str | None) -> None:
             real(alias)
@@ -316,7 +316,7 @@ class _Polls:
             if action is not None:
                 action()
 
-        monkeypatch.setattr(engine, "_release_connection", spy)
+        monkeypatch.setattr(runner, "release_connection", spy)
 
 
 def test_wait_replays_once_the_owner_seals(alice: Client, scope: str, monkeypatch: pytest.MonkeyPatch) -> None:

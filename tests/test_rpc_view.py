@@ -260,6 +260,13 @@ def test_a_site_may_require_operation_ids(client: Client) -> None:
     assert result(call(client, "balance", ("a",), prefix="/strict/bank/"), "balance") == Ok(Balance("a", LIMIT))
 
 
+def test_require_key_is_the_middlewares_setting_not_the_sites(client: Client, settings: Any) -> None:
+    """A site resolves its policy as a view does, but only ``require_operation_id`` makes ids required."""
+    settings.OP_STORE = {"REQUIRE_KEY": True}
+    assert result(call(client, "deposit", ("alice", 3)), "deposit") == Ok(Balance("alice", 3))
+    assert Operation.objects.count() == 0
+
+
 @pytest.mark.urls(__name__)
 def test_the_one_line_urlconf(client: Client) -> None:
     assert reverse("rpc_one_line:call", kwargs={"service": "bank", "method": "deposit"}) == "/one-line/bank/deposit"

@@ -13,23 +13,24 @@ from __future__ import annotations
 
 import os
 import tempfile
-from typing import IO, Any
 
 import blake3
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest
 
-from .problems import REQUEST_TOO_LARGE, ProblemError
+from op_store._compat import (
+    body_read_started,
+    body_stream,
+    django_request,
+    form_parsed,
+    loaded_body,
+    replace_body_stream,
+)
+from op_store.problems import REQUEST_TOO_LARGE, ProblemError
 
 FINGERPRINT_VERSION = b"op-store-fingerprint-v1"
 _CHUNK = 64 * 1024
-
-
-def django_request(request: Any) -> HttpRequest:
-    """The Django request under a DRF ``Request`` (or the request itself)."""
-    inner = getattr(request, "_request", None)
-    return inner if isinstance(inner, HttpRequest) else request
 
 
 def _frame(*parts: bytes) -> bytes:
@@ -82,9 +83,10 @@ def body_digest(request: HttpRequest, *, spool_any: bool = False) -> bytes:
       to load such a body into ``request.body``/``request.POST``. ``spool_any=True`` spools it instead.
     """
     request = django_request(request)
-    if hasattr(request, "_body"):
-        return blake3.blake3(request._body).digest()
-    if request._read_started:  # type: ignore[attr-defined]
+    loaded = loaded_body(request)
+    if loaded is not None:
+        return blake3.blake3(loaded).digest()
+    if body_read_started(request):
         return _parsed_form_digest(request)
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     if limit is None or (_declared_length(request) <= limit and not _seekable_larger_than(request, limit)):
@@ -109,7 +111,7 @@ def _parsed_form_digest(request: HttpRequest) -> bytes:
     authentication do that before a decorated handler method runs), so the raw bytes are gone; the
     parsed fields and the files' names, types and contents stand in for them.
     """
-    if not hasattr(request, "_post"):
+    if not form_parsed(request):
         raise RuntimeError(
             "op_store: the request body was consumed before the fingerprint was taken, and not as a form; "
             "decorate the view itself (not a method that runs after the body was parsed) or pass a fingerprint "
@@ -135,7 +137,7 @@ def _declared_length(request: HttpRequest) -> int:
 
 
 def _seekable_larger_than(request: HttpRequest, limit: int) -> bool:
-    stream = getattr(request, "_stream", None)
+    stream = body_stream(request)
     if stream is None or not getattr(stream, "seekable", lambda: False)():
         return False
     position = stream.tell()
@@ -145,13 +147,10 @@ def _seekable_larger_than(request: HttpRequest, limit: int) -> bool:
 
 
 def _spooled_digest(request: HttpRequest) -> bytes:
-    """Hash the body without holding it in memory, leaving the request readable from the start.
-
-    Relies on ``HttpRequest._stream`` and ``_read_started`` (stable Django internals since 1.x).
-    """
-    if request._read_started:  # type: ignore[attr-defined]
+    """Hash the body without holding it in memory, leaving the request readable from the start."""
+    stream = body_stream(request)
+    if stream is None or body_read_started(request):
         raise RuntimeError("op_store: the request body was read before the fingerprint; cannot fingerprint it")
-    stream: IO[bytes] = request._stream
     hasher = blake3.blake3()
     if getattr(stream, "seekable", lambda: False)():
         start = stream.tell()
@@ -164,6 +163,5 @@ def _spooled_digest(request: HttpRequest) -> bytes:
         hasher.update(chunk)
         spool.write(chunk)
     spool.seek(0)
-    request._stream = spool  # type: ignore[assignment]
-    request._read_started = False  # type: ignore[attr-defined]
+    replace_body_stream(request, spool)
     return hasher.digest()

@@ -1,161 +1,27 @@
-"""Per-view options and the policy a request runs under (options over ``OP_STORE`` defaults).
-
-:class:`Options` is what ``exactly_once(...)`` was given, checked when the view is decorated; None
-means "use the ``OP_STORE`` setting". :meth:`Options.resolve` turns it into a :class:`Policy`
-on each request, so a changed setting (``override_settings`` in tests) is honoured at once.
-"""
+"""Per-view options and the policy a request runs under; they live in :mod:`op_store.engine.policy`."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
+from op_store.engine.policy import (
+    DEFAULT_OPTIONS,
+    SAFE_METHODS,
+    Fingerprint,
+    Options,
+    Policy,
+    ScopeResolver,
+    SealStatuses,
+    StalePolicy,
+    StoreFactory,
+)
 
-from django.core.exceptions import ImproperlyConfigured
-from django.core.signals import setting_changed
-from django.http import HttpRequest
-
-from op_store.conf import STALE_POLICIES, as_callable, as_duration, as_seal_predicate, op_store_settings
-from op_store.store.base import LeasedOperationStore
-
-ScopeResolver = Callable[[HttpRequest], str]
-Fingerprint = Callable[[HttpRequest], bytes]
-StoreFactory = Callable[[str], LeasedOperationStore]
-SealStatuses = Iterable[int] | Callable[[int], bool]
-
-#: Methods that never need a key (RFC 9110 safe methods).
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
-
-
-def _callable(name: str, value: object) -> Callable[..., Any] | None:
-    return None if value is None else as_callable(value, f"exactly_once({name}=...)")
-
-
-def _seal_predicate(value: object) -> Callable[[int], bool] | None:
-    return None if value is None else as_seal_predicate(value, "exactly_once(seal=...)")
-
-
-def _lease(value: object) -> timedelta | None:
-    return None if value is None else as_duration(value, "exactly_once(lease=...)")
-
-
-def _wait(value: object) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, timedelta):
-        value = value.total_seconds()
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or not math.isfinite(value):
-        raise ImproperlyConfigured(f"exactly_once(wait=...) must be seconds >= 0, got {value!r}")
-    return float(value)
-
-
-@dataclass(frozen=True, slots=True)
-class Policy:
-    """Everything one request's lifecycle needs to know, settings already applied."""
-
-    required: bool
-    scope: ScopeResolver
-    fingerprint: Fingerprint
-    seals: Callable[[int], bool]
-    stale: str
-    wait: float
-    lease: timedelta
-    atomic: bool
-    max_response_bytes: int
-    stored_headers: frozenset[str]
-    store: StoreFactory | None
-
-
-@dataclass(frozen=True, slots=True)
-class Options:
-    """The checked options of one ``exactly_once(...)``; None = the ``OP_STORE`` default."""
-
-    required: bool | None = None
-    scope: ScopeResolver | None = None
-    fingerprint: Fingerprint | None = None
-    seal: Callable[[int], bool] | None = None
-    stale: str | None = None
-    wait: float | None = None
-    lease: timedelta | None = None
-    atomic: bool = False
-    store: StoreFactory | None = None
-
-    @classmethod
-    def build(
-        cls,
-        *,
-        required: bool | None = None,
-        scope: ScopeResolver | str | None = None,
-        fingerprint: Fingerprint | str | None = None,
-        seal: SealStatuses | str | None = None,
-        stale: str | None = None,
-        wait: float | timedelta | None = None,
-        lease: float | timedelta | None = None,
-        atomic: bool = False,
-        store: StoreFactory | None = None,
-    ) -> Options:
-        """Check every option now, so a typo fails at import time rather than on a request."""
-        if required is not None and not isinstance(required, bool):
-            raise ImproperlyConfigured(f"exactly_once(required=...) must be True, False or None, got {required!r}")
-        if stale is not None and stale not in STALE_POLICIES:
-            raise ImproperlyConfigured(f"exactly_once(stale=...) must be one of {STALE_POLICIES}, got {stale!r}")
-        if not isinstance(atomic, bool):
-            raise ImproperlyConfigured(f"exactly_once(atomic=...) must be True or False, got {atomic!r}")
-        if store is not None and not callable(store):
-            raise ImproperlyConfigured("exactly_once(store=...) must be a callable(scope) -> store")
-        return cls(
-            required=required,
-            scope=_callable("scope", scope),
-            fingerprint=_callable("fingerprint", fingerprint),
-            seal=_seal_predicate(seal),
-            stale=stale,
-            wait=_wait(wait),
-            lease=_lease(lease),
-            atomic=atomic,
-            store=store,
-        )
-
-    def resolve(self, request: HttpRequest) -> Policy:
-        """The policy for this request: cached per options and method kind until ``OP_STORE`` changes."""
-        unsafe = (request.method or "").upper() not in SAFE_METHODS
-        key = (id(self), unsafe)
-        cached = _resolved.get(key)
-        if cached is not None and cached[0] is self:
-            return cached[1]
-        policy = self._resolve(unsafe)
-        _resolved[key] = (self, policy)
-        return policy
-
-    def _resolve(self, unsafe: bool) -> Policy:
-        s = op_store_settings
-        required = s.REQUIRE_KEY if self.required is None else self.required
-        return Policy(
-            required=required and unsafe,
-            scope=self.scope or s.SCOPE_RESOLVER,
-            fingerprint=self.fingerprint or s.FINGERPRINT,
-            seals=self.seal or s.SEAL_STATUSES,
-            stale=self.stale or s.STALE_POLICY,
-            wait=s.WAIT if self.wait is None else self.wait,
-            lease=self.lease or s.LEASE,
-            atomic=self.atomic,
-            max_response_bytes=s.MAX_RESPONSE_BYTES,
-            stored_headers=s.STORED_HEADERS,
-            store=self.store,
-        )
-
-
-DEFAULT_OPTIONS = Options()
-
-#: Resolved policies by (id(options), unsafe method); the options object is kept with its policy so
-#: that a recycled id never answers for another one. Cleared whenever the settings change.
-_resolved: dict[tuple[int, bool], tuple[Options, Policy]] = {}
-
-
-def _settings_changed(*, setting: str, **kwargs: Any) -> None:
-    if setting == "OP_STORE":
-        _resolved.clear()
-
-
-setting_changed.connect(_settings_changed, dispatch_uid="op_store.lifecycle.policy_cache")
+__all__ = [
+    "DEFAULT_OPTIONS",
+    "SAFE_METHODS",
+    "Fingerprint",
+    "Options",
+    "Policy",
+    "ScopeResolver",
+    "SealStatuses",
+    "StalePolicy",
+    "StoreFactory",
+]

@@ -1,93 +1,45 @@
-"""RFC 9457 problem details for every answer the lifecycle gives instead of running the view.
-
-Each problem has a stable ``code`` and a stable ``type`` URI, ``urn:op-store:problem:<code>``.
-A URN rather than an ``https://`` URL on purpose: RFC 9457 lets ``type`` be any URI, a URN is
-never mistaken for a page to fetch, and it does not depend on a domain this project may not keep.
-Clients should branch on ``type`` (or ``code``), never on ``title`` or ``detail``.
-"""
+"""The lifecycle's problem types and builders; they live in :mod:`op_store.problems` (re-exported here)."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-from typing import Any
-
-from django.http import HttpResponse
-
-PROBLEM_CONTENT_TYPE = "application/problem+json"
-TYPE_PREFIX = "urn:op-store:problem:"
-
-
-@dataclass(frozen=True, slots=True)
-class ProblemType:
-    """One kind of problem: its code (the last part of the ``type`` URI), HTTP status and title."""
-
-    code: str
-    status: int
-    title: str
-
-    @property
-    def type(self) -> str:
-        return TYPE_PREFIX + self.code
-
-
-MISSING_KEY = ProblemType("missing-key", 400, "Idempotency key required")
-MALFORMED_KEY = ProblemType("malformed-key", 400, "Malformed idempotency key")
-ANONYMOUS_KEY = ProblemType("anonymous-key", 403, "Idempotency key needs an identified client")
-REQUEST_TOO_LARGE = ProblemType("request-too-large", 413, "Request body too large to fingerprint")
-IN_FLIGHT = ProblemType("in-flight", 409, "Operation in progress")
-INDETERMINATE = ProblemType("indeterminate", 409, "Operation outcome unknown")
-OWNERSHIP_LOST = ProblemType("ownership-lost", 409, "Operation taken over by another request")
-FINGERPRINT_MISMATCH = ProblemType("fingerprint-mismatch", 422, "Idempotency key reused for a different request")
-EXPIRED = ProblemType("expired", 410, "Operation result expired")
-RESPONSE_TOO_LARGE = ProblemType("response-too-large", 500, "Response too large to store")
-SEAL_FAILED = ProblemType("seal-failed", 503, "Operation could not be recorded")
-UNREADABLE_REPLY = ProblemType("unreadable-reply", 500, "Stored reply cannot be replayed")
-
-ALL: tuple[ProblemType, ...] = (
-    MISSING_KEY,
-    MALFORMED_KEY,
+from op_store.problems import (
     ANONYMOUS_KEY,
-    REQUEST_TOO_LARGE,
+    EXPIRED,
+    FINGERPRINT_MISMATCH,
     IN_FLIGHT,
     INDETERMINATE,
+    MALFORMED_KEY,
+    MISSING_KEY,
     OWNERSHIP_LOST,
-    FINGERPRINT_MISMATCH,
-    EXPIRED,
+    PROBLEM_CONTENT_TYPE,
+    REQUEST_TOO_LARGE,
     RESPONSE_TOO_LARGE,
     SEAL_FAILED,
+    TYPE_PREFIX,
     UNREADABLE_REPLY,
+    ProblemError,
+    ProblemType,
+    problem_response,
 )
+from op_store.problems import LIFECYCLE as ALL
 
-
-def problem_response(
-    problem: ProblemType, detail: str, *, retry_after: int | None = None, **extra: Any
-) -> HttpResponse:
-    """An ``application/problem+json`` response; ``extra`` members are added to the body."""
-    body: dict[str, Any] = {
-        "type": problem.type,
-        "code": problem.code,
-        "title": problem.title,
-        "status": problem.status,
-        "detail": detail,
-        **extra,
-    }
-    response = HttpResponse(
-        json.dumps(body, ensure_ascii=False).encode(), status=problem.status, content_type=PROBLEM_CONTENT_TYPE
-    )
-    if retry_after is not None:
-        response["Retry-After"] = str(retry_after)
-    return response
-
-
-class ProblemError(Exception):
-    """Raised inside the lifecycle to answer with a problem instead of running the view."""
-
-    def __init__(self, problem: ProblemType, detail: str, **extra: Any) -> None:
-        super().__init__(detail)
-        self.problem = problem
-        self.detail = detail
-        self.extra = extra
-
-    def response(self) -> HttpResponse:
-        return problem_response(self.problem, self.detail, **self.extra)
+__all__ = [
+    "ALL",
+    "ANONYMOUS_KEY",
+    "EXPIRED",
+    "FINGERPRINT_MISMATCH",
+    "INDETERMINATE",
+    "IN_FLIGHT",
+    "MALFORMED_KEY",
+    "MISSING_KEY",
+    "OWNERSHIP_LOST",
+    "PROBLEM_CONTENT_TYPE",
+    "REQUEST_TOO_LARGE",
+    "RESPONSE_TOO_LARGE",
+    "SEAL_FAILED",
+    "TYPE_PREFIX",
+    "UNREADABLE_REPLY",
+    "ProblemError",
+    "ProblemType",
+    "problem_response",
+]

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from django.http import HttpResponse
 from django.http.response import HttpResponseBase
 
+from op_store import headers
 from op_store.vox import U16, decode, encode, schema_for
 from op_store.vox.schema import SchemaRegistry, TypeRef
 
-REPLAYED_HEADER = "Idempotent-Replayed"
+REPLAYED_HEADER = headers.REPLAYED
 
 #: Never stored, whatever STORED_HEADERS says (lower-case).
 NEVER_STORED = frozenset(

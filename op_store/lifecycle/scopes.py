@@ -3,7 +3,7 @@
 A resolver is ``callable(request) -> str``. It runs before the view, after the authentication
 middleware (and, for a decorator on a DRF handler method, after DRF's authentication), in a
 synchronous context even for async views. To refuse a request it raises
-:class:`~op_store.lifecycle.problems.ProblemError`.
+:class:`~op_store.problems.ProblemError`.
 
 The default, :func:`default_scope`:
 
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
-from .problems import ANONYMOUS_KEY, ProblemError
+from op_store.problems import ANONYMOUS_KEY, ProblemError
 
 
 def default_scope(request: HttpRequest) -> str:

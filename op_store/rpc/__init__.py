@@ -1,4 +1,4 @@
-"""Django-hosted RPC endpoints with exactly-once delivery, and their Python client (DESIGN §7).
+"""Django-hosted RPC endpoints with exactly-once delivery, and their Python client (see ``docs/architecture.md``).
 
 Declare a service (:mod:`.service`), serve it with an :class:`RpcSite` (:mod:`.site`), call it with
 :class:`~op_store.rpc.client.RpcClient` (:mod:`.client`, standard library only). The modules:
@@ -7,7 +7,8 @@ Declare a service (:mod:`.service`), serve it with an :class:`RpcSite` (:mod:`.s
 - :mod:`.errors` — ``VoxError`` (the wire enum), ``UserError`` and the client's exceptions
 - :mod:`.wire` — content types, headers, root type references
 - :mod:`.jsonvalues` — typed arguments from JSON
-- :mod:`.site`, :mod:`.views`, :mod:`.calls`, :mod:`.problems` — the Django side (imported lazily)
+- :mod:`.site`, :mod:`.views`, :mod:`.calls`, :mod:`.responder` — the Django side (imported lazily); a
+  call runs through the same runner as an ``exactly_once`` view (:mod:`op_store.engine`)
 - :mod:`.client` — ``RpcClient``, ``RemoteSchemaSource``
 
 ``import op_store.rpc`` (and the client) does not import Django; ``RpcSite`` and ``urls`` load it on

@@ -1,21 +1,19 @@
-"""Running one RPC call, exactly once when it carries an operation id (vox's driver rules, DESIGN §4, §7).
+"""One RPC call as runner work: decoding is done, this runs the method and settles its reply.
 
 ::
 
     idempotent method, or no operation id -> run the method (no store)
-    operation id -> scope (the lifecycle's resolver) -> store.try_admit(id, fingerprint)
+    operation id -> the runner (op_store.engine.runner): admit, decide, wait, take over, run, seal
       admitted  -> run the method -> seal the reply bytes (root TypeRef + schema registry) -> reply
       sealed    -> the sealed bytes, byte for byte (Idempotent-Replayed: true)
-      in flight -> poll (bounded by ``wait``, no connection held between polls) -> replay;
-                   still running -> 409 in-flight problem with Retry-After (the client retries, same id)
+      in flight -> poll (bounded by ``wait``) -> replay; still running -> 409 in-flight problem
       stale     -> Err(Indeterminate), or take over and run when the stale policy allows it
       conflict  -> Err(InvalidPayload("operation ID conflict"))
       expired   -> Err(Indeterminate) (the outcome existed but is purged; never run again)
 
-The fingerprint is BLAKE3 over the method id and the canonical postcard bytes of the argument
-tuple, so a retry that sends the same arguments as JSON instead of postcard is still the same call.
-Arguments that do not decode are answered ``Err(InvalidPayload)`` before any admission: nothing is
-stored for them, and a retry gets the same answer. Without an operation id a non-idempotent call runs
+:mod:`.responder` turns the runner's outcome into a :class:`Reply` or a problem. Arguments that do
+not decode are answered ``Err(InvalidPayload)`` by the view before any admission: nothing is stored
+for them, and a retry gets the same answer. Without an operation id a non-idempotent call runs
 untracked (as vox runs calls that carry none), unless the site requires ids.
 
 Transactions. An ``atomic`` method (the default) runs in a transaction on the store's database and
@@ -37,48 +35,43 @@ HTTP lifecycle does for a 5xx); make such methods atomic if a retry must not rep
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
-from contextlib import ExitStack
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import blake3
-from django.db import DatabaseError, transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 
-from op_store.lifecycle import engine
-from op_store.lifecycle import problems as lp
-from op_store.lifecycle.problems import ProblemError, problem_response
-from op_store.signals import operation_replayed
-from op_store.store.base import Admission, AdmissionOutcome, LeasedOperationStore, OwnershipLostError
+from op_store.engine.outcomes import SettleAction, Settlement
+from op_store.engine.policy import Policy, ScopeResolver, StoreFactory
+from op_store.engine.transactions import wrap_atomic
 from op_store.vox import Err, Ok, SchemaSource, TypeRef
 
-from . import problems as rp
-from .errors import CONFLICT_MESSAGE, UserError, VoxError
+from .errors import UserError, VoxError
 from .service import MethodSpec, Service
-from .wire import ChainedSchemaSource
+
+if TYPE_CHECKING:
+    from op_store.engine.runner import Job
 
 log = logging.getLogger("op_store.rpc")
 
 FINGERPRINT_VERSION = b"op-store-rpc-v1"
 
-StoreFactory = Callable[[str], LeasedOperationStore]
-ScopeResolver = Callable[[HttpRequest], str]
+#: The one policy type of HTTP views and RPC sites (kept under its old name).
+RpcPolicy = Policy
 
-
-@dataclass(frozen=True, slots=True)
-class RpcPolicy:
-    """The settings one call runs under (site options over ``OP_STORE``), resolved per request."""
-
-    store: StoreFactory
-    scope: ScopeResolver
-    lease: timedelta
-    wait: float
-    stale: str
-    require_operation_id: bool
-    max_response_bytes: int
+__all__ = [
+    "Call",
+    "CallWork",
+    "MethodFailed",
+    "Reply",
+    "ReplyTooLarge",
+    "RpcPolicy",
+    "ScopeResolver",
+    "StoreFactory",
+    "error_reply",
+    "method_owner",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,9 +83,6 @@ class Reply:
     method_id: int | None
     source: SchemaSource
     replayed: bool = False
-
-
-Outcome = Reply | HttpResponse
 
 
 @dataclass(slots=True)
@@ -127,29 +117,12 @@ class MethodFailed(Exception):
 
 
 class ReplyTooLarge(Exception):
-    def __init__(self, size: int) -> None:
-        super().__init__(size)
+    """The encoded reply is larger than ``MAX_RESPONSE_BYTES``: it is not sealed, the caller is told."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(size, limit)
         self.size = size
-
-
-def _invoke(call: Call, alias: str | None) -> bytes:
-    """Run the method (in a transaction on ``alias`` if given) and encode its Result; ``MethodFailed`` else."""
-    method = call.method
-    try:
-        try:
-            fn = getattr(method_owner(call), method.name)
-            with ExitStack() as stack:
-                for other in engine.atomic_request_aliases(set()):  # ATOMIC_REQUESTS, as Django would
-                    if other != alias:
-                        stack.enter_context(transaction.atomic(using=other))
-                if alias is not None:
-                    stack.enter_context(transaction.atomic(using=alias))
-                result: Any = Ok(fn(*call.args))
-        except UserError as exc:
-            result = Err(VoxError.User(exc.value))
-        return method.reply_codec.encode(result)
-    except Exception as exc:
-        raise MethodFailed(str(exc)) from exc
+        self.limit = limit
 
 
 def method_owner(call: Call) -> Any:
@@ -161,262 +134,68 @@ def method_owner(call: Call) -> Any:
     return instance
 
 
-def _failed(call: Call, exc: BaseException) -> HttpResponse:
-    log.error("op_store: %s failed", call.describe(), exc_info=exc.__cause__ or exc)
-    return problem_response(
-        rp.METHOD_FAILED,
-        "The method raised an unexpected error. An atomic method's writes were rolled back and nothing was "
-        "recorded for the operation id, so a retry with the same operation id runs the method again.",
-    )
+def default_database() -> str:
+    """The database an atomic method runs its transaction on when the store is not in one: the ORM store's."""
+    from op_store import store
+
+    return str(store.DjangoOperationStore().alias)
 
 
-def _too_large(call: Call, size: int, limit: int) -> HttpResponse:
-    log.error(
-        "op_store: the %d-byte reply of %s exceeds MAX_RESPONSE_BYTES (%d); not sealed", size, call.describe(), limit
-    )
-    return problem_response(
-        lp.RESPONSE_TOO_LARGE,
-        f"The reply ({size} bytes) is larger than this server stores for replays (MAX_RESPONSE_BYTES = {limit}), "
-        "so it was not delivered.",
-        response_bytes=size,
-        max_response_bytes=limit,
-    )
+class CallWork:
+    """A call as runner work: the method runs with its writes and its reply's seal in one transaction.
 
+    :meth:`run` returns the encoded ``Result`` bytes, or the :class:`MethodFailed` it caught (a value,
+    so that the runner settles it: roll back, release the admission, and say so).
+    """
 
-def default_alias() -> str:
-    """The database an untracked atomic method runs its transaction on: the store's."""
-    from op_store.store.orm import store_alias
+    log = log
 
-    return store_alias()
-
-
-def run_untracked(call: Call) -> Outcome:
-    """An idempotent method, or a call without an operation id: run it, nothing stored."""
-    alias = default_alias() if call.method.atomic else None
-    try:
-        body = _invoke(call, alias)
-    except MethodFailed as exc:
-        return _failed(call, exc)
-    return Reply(body, call.method.reply_root, call.method.method_id, call.method.registry)
-
-
-def execute(call: Call, policy: RpcPolicy) -> Outcome:
-    """The call's outcome: untracked, or exactly once through the store (see the module docstring)."""
-    if call.method.idempotent:
-        return run_untracked(call)
-    if call.operation_id is None:
-        if policy.require_operation_id:
-            return problem_response(
-                lp.MISSING_KEY,
-                "Calls of this method need a Vox-Operation-Id header (a u64 the client picks per logical call "
-                "and repeats on every retry).",
-            )
-        return run_untracked(call)
-    try:
-        scope = policy.scope(call.request)
-    except ProblemError as exc:
-        return exc.response()
-    if not isinstance(scope, str):
-        raise TypeError(f"op_store scope resolver must return a str, got {type(scope).__name__}")
-    return Tracked(call, policy, policy.store(scope), scope).run()
-
-
-class Tracked:
-    """One call with an operation id, through the store."""
-
-    def __init__(self, call: Call, policy: RpcPolicy, store: LeasedOperationStore, scope: str) -> None:
-        assert call.operation_id is not None
+    def __init__(self, call: Call, atomic_aliases: Sequence[str]) -> None:
         self.call = call
-        self.operation_id: int = call.operation_id
-        self.policy = policy
-        self.store = store
-        self.scope = scope
-        self.alias = engine.store_alias(store)
-        atomic_requests = self.alias is not None and self.alias in engine.atomic_request_aliases(set())
-        self.transactional = self.alias is not None and (call.method.atomic or atomic_requests)
-        self.fingerprint = call.fingerprint
-        self._source: SchemaSource | None = None
+        self.request = call.request
+        self.label = call.method.label
+        self.atomic = call.method.atomic
+        self.exactly_once = not call.method.idempotent
+        self.atomic_aliases = atomic_aliases
 
-    @property
-    def source(self) -> SchemaSource:
-        """Where a reply's schemas are: the method's registry, then the store (older sealed types)."""
-        if self._source is None:
-            self._source = ChainedSchemaSource([self.call.method.registry, self.store.schema_source()])
-        return self._source
+    def fingerprint(self, policy: Policy) -> bytes:
+        return self.call.fingerprint
 
-    def admit(self) -> Admission:
-        return self.store.try_admit(
-            self.operation_id,
-            fingerprint=self.fingerprint,
-            lease=self.policy.lease,
-            method=self.call.method.label,
-            transactional=self.transactional,
-        )
+    def describe(self, job: Job) -> str:
+        return self.call.describe()
 
-    def run(self) -> Outcome:
-        return self.decide(self.admit(), may_wait=True)
-
-    def decide(self, admission: Admission, *, may_wait: bool) -> Outcome:
-        outcome = admission.outcome
-        method = self.call.method
-        if outcome is AdmissionOutcome.ADMITTED:
-            assert admission.token is not None
-            return self.execute(admission.token)
-        if outcome is AdmissionOutcome.SEALED:
-            return self.replay(admission)
-        if outcome is AdmissionOutcome.IN_FLIGHT:
-            if may_wait and self.policy.wait > 0:
-                return self.wait()
-            return self.in_flight()
-        if outcome is AdmissionOutcome.STALE:
-            return self.stale(admission)
-        if outcome is AdmissionOutcome.CONFLICT:
-            return error_reply(method, VoxError.InvalidPayload(CONFLICT_MESSAGE))
-        log.warning("op_store: %s expired (its sealed reply was purged); answered Indeterminate", self.call.describe())
-        return error_reply(method, VoxError.Indeterminate())
-
-    def in_flight(self) -> HttpResponse:
-        return problem_response(
-            lp.IN_FLIGHT,
-            "A call with this operation id is still running. Retry later with the same operation id to get its result.",
-            retry_after=engine.RETRY_AFTER,
-        )
-
-    def wait(self) -> Outcome:
-        """Poll with backoff until the running call settles or ``wait`` runs out; no connection held meanwhile."""
-        deadline = time.monotonic() + self.policy.wait
-        delay = engine.POLL_FIRST
-        while True:
-            engine._release_connection(self.alias)
-            time.sleep(max(0.0, min(delay, deadline - time.monotonic())))
-            delay = min(delay * engine.POLL_FACTOR, engine.POLL_MAX)
-            admission = self.admit()
-            if admission.outcome is not AdmissionOutcome.IN_FLIGHT:
-                return self.decide(admission, may_wait=False)
-            if time.monotonic() >= deadline:
-                return self.in_flight()
-
-    def stale(self, admission: Admission) -> Outcome:
-        """Admitted, never sealed, lease gone: vox answers Indeterminate; a policy may take it over."""
-        policy = self.policy.stale
-        if policy == "reexecute" or (policy == "reexecute_if_transactional" and admission.transactional):
-            assert admission.token is not None
-            taken = self.store.take_over(
-                self.operation_id,
-                admission.token,
-                lease=self.policy.lease,
-                transactional=self.transactional,
-                fingerprint=self.fingerprint,
-            )
-            if taken.outcome is AdmissionOutcome.ADMITTED:
-                log.warning("op_store: %s was stale; taken over and run again", self.call.describe())
-            if taken.outcome is not AdmissionOutcome.STALE:
-                return self.decide(taken, may_wait=False)
-        log.warning("op_store: %s is stale (started, never finished); answered Indeterminate", self.call.describe())
-        return error_reply(self.call.method, VoxError.Indeterminate())
-
-    def replay(self, admission: Admission) -> Reply:
-        sealed = admission.sealed
-        assert sealed is not None
-        operation_replayed.send(
-            sender=type(self.store),
-            store=self.store,
-            scope=self.scope,
-            operation_id=self.operation_id,
-            key="",
-            status_code=sealed.status_code,
-            request=self.call.request,
-        )
-        return Reply(sealed.response, sealed.root_type, self.call.method.method_id, self.source, replayed=True)
-
-    def release(self, token: int) -> None:
-        """Drop our admission so a retry runs again; a failure is logged (the lease then runs out)."""
+    def run(self, inside: str | None) -> bytes | MethodFailed:
+        """Run the method (in a transaction: ``inside`` the runner's, else its own if it is atomic)."""
+        alias = inside if inside is not None else (default_database() if self.atomic else None)
         try:
-            self.store.release(self.operation_id, token)
-        except Exception:
-            log.exception(
-                "op_store: could not release %s; it stays admitted until its lease expires", self.call.describe()
-            )
-
-    def seal(self, token: int, body: bytes) -> None:
-        method = self.call.method
-        self.store.seal_owned(self.operation_id, token, body, method.reply_root, method.registry, status_code=200)
-
-    def checked(self, body: bytes) -> bytes:
-        if len(body) > self.policy.max_response_bytes:
-            raise ReplyTooLarge(len(body))
-        return body
-
-    def reply(self, body: bytes) -> Reply:
-        method = self.call.method
-        return Reply(body, method.reply_root, method.method_id, method.registry)
-
-    def execute(self, token: int) -> Outcome:
-        if self.transactional:
-            return self.execute_transactional(token)
-        # A store outside the database (in memory): an atomic method still gets its own transaction.
-        alias = default_alias() if self.call.method.atomic and self.alias is None else None
-        try:
-            body = self.checked(_invoke(self.call, alias))
+            return self._invoke(alias)
         except MethodFailed as exc:
-            self.release(token)
-            return _failed(self.call, exc)
-        except ReplyTooLarge as exc:
-            self.release(token)
-            return _too_large(self.call, exc.size, self.policy.max_response_bytes)
-        except BaseException:
-            self.release(token)
-            raise
-        try:
-            self.seal(token, body)
-        except OwnershipLostError:
-            log.warning("op_store: %s was taken over while it ran; its reply was not sealed", self.call.describe())
-        except Exception:
-            # The method's effects are committed; re-running it could repeat them. Keep the admission
-            # (a retry is answered as the stale policy says) and give this caller the reply.
-            log.exception("op_store: sealing %s failed; it stays admitted and will not be re-run", self.call.describe())
-        return self.reply(body)
+            return exc
 
-    def execute_transactional(self, token: int) -> Outcome:
-        """Method and seal in one transaction on the store's database; see the module docstring."""
-        alias = self.alias
-        assert alias is not None
-        phase = "method"
+    def _invoke(self, alias: str | None) -> bytes:
+        """The method's ``Result``, encoded; its own savepoint on ``alias`` rolls a ``UserError`` back."""
+        method = self.call.method
         try:
-            with transaction.atomic(using=alias):
-                body = self.checked(_invoke(self.call, alias))  # its own savepoint: UserError rolls back
-                phase = "seal"
-                self.seal(token, body)
-                phase = "commit"
-        except OwnershipLostError:
-            log.warning("op_store: %s was taken over while it ran; its writes were rolled back", self.call.describe())
-            return problem_response(
-                lp.OWNERSHIP_LOST,
-                "This call's lease on the operation ran out and another call took it over; this call's effects "
-                "were rolled back. Retry with the same operation id to get the outcome.",
-                retry_after=engine.RETRY_AFTER,
-            )
-        except MethodFailed as exc:
-            self.release(token)
-            return _failed(self.call, exc)
-        except ReplyTooLarge as exc:
-            self.release(token)
-            return _too_large(self.call, exc.size, self.policy.max_response_bytes)
+            fn = getattr(method_owner(self.call), method.name)
+            try:
+                result: Any = Ok(self._in_transactions(lambda: fn(*self.call.args), alias)())
+            except UserError as exc:
+                result = Err(VoxError.User(exc.value))
+            return method.reply_codec.encode(result)
         except Exception as exc:
-            if phase == "seal" or not isinstance(exc, DatabaseError):
-                log.exception("op_store: sealing %s failed; its writes were rolled back", self.call.describe())
-                self.release(token)
-                detail = "The call's effects were rolled back; retrying with the same operation id runs it again."
-            else:
-                log.exception("op_store: committing %s failed; its outcome is unknown", self.call.describe())
-                detail = (
-                    "Committing the call failed, so it may or may not have taken effect. Retrying with the same "
-                    "operation id returns its result if it committed."
-                )
-            return problem_response(
-                lp.SEAL_FAILED, f"The operation could not be recorded. {detail}", retry_after=engine.RETRY_AFTER
-            )
-        except BaseException:
-            self.release(token)
-            raise
-        return self.reply(body)
+            raise MethodFailed(str(exc)) from exc
+
+    def _in_transactions(self, call: Any, alias: str | None) -> Any:
+        """``call`` inside ``ATOMIC_REQUESTS`` transactions (as Django would open them) and one on ``alias``."""
+        if alias is not None:
+            call = wrap_atomic(call, [alias])
+        return wrap_atomic(call, [other for other in self.atomic_aliases if other != alias])
+
+    def settle(self, result: bytes | MethodFailed, job: Job) -> Settlement:
+        if isinstance(result, MethodFailed):
+            return Settlement(result, SettleAction.ROLLBACK)
+        limit = job.policy.max_response_bytes
+        if len(result) > limit:
+            return Settlement(ReplyTooLarge(len(result), limit), SettleAction.ROLLBACK)
+        method = self.call.method
+        return Settlement(result, SettleAction.SEAL, result, method.reply_root, method.registry, 200)

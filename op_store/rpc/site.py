@@ -30,14 +30,13 @@ from django.http import HttpRequest
 from django.urls import URLPattern, path, re_path
 from django.views.decorators.csrf import csrf_exempt
 
-from op_store.conf import op_store_settings
+from op_store import _compat
 from op_store.decorators import MARKER
-from op_store.lifecycle import engine
-from op_store.lifecycle.policy import Options
+from op_store.engine.policy import Options, Policy, ScopeResolver, StoreFactory
 from op_store.vox import Err, Schema, SchemaRegistry, codec_for, kebab, schema_for
 
 from . import views
-from .calls import Reply, RpcPolicy, ScopeResolver, StoreFactory
+from .calls import Reply
 from .errors import VoxError
 from .service import UNKNOWN_METHOD_REPLY, MethodSpec, ServiceSpec, describe
 from .wire import SCHEMAS_SEGMENT
@@ -60,14 +59,16 @@ class RpcSite:
         stale: str | None = None,
         require_operation_id: bool = False,
     ) -> None:
-        try:
-            self.options = Options.build(scope=scope, lease=lease, wait=wait, stale=stale, store=store)
-        except ImproperlyConfigured as exc:
-            raise ImproperlyConfigured(f"RpcSite options: {exc}") from exc
         if not isinstance(require_operation_id, bool):
             raise ImproperlyConfigured(
                 f"RpcSite(require_operation_id=...) must be True or False, got {require_operation_id!r}"
             )
+        try:
+            self.options = Options.build(
+                required=require_operation_id, scope=scope, lease=lease, wait=wait, stale=stale, store=store
+            )
+        except ImproperlyConfigured as exc:
+            raise ImproperlyConfigured(f"RpcSite options: {exc}") from exc
         self.name = name
         self.require_operation_id = require_operation_id
         self._services: dict[str, ServiceSpec] = {}
@@ -108,18 +109,14 @@ class RpcSite:
         """``Err(UnknownMethod)`` as vox sends it: ``Result<(), VoxError<Infallible>>``."""
         return self._unknown
 
-    def policy(self) -> RpcPolicy:
-        """The options with ``OP_STORE`` filling the gaps (read on every call, so setting changes apply)."""
-        s, o = op_store_settings, self.options
-        return RpcPolicy(
-            store=o.store or engine.default_store,
-            scope=o.scope or s.SCOPE_RESOLVER,
-            lease=o.lease or s.LEASE,
-            wait=s.WAIT if o.wait is None else o.wait,
-            stale=o.stale or s.STALE_POLICY,
-            require_operation_id=self.require_operation_id,
-            max_response_bytes=s.MAX_RESPONSE_BYTES,
-        )
+    def policy(self) -> Policy:
+        """The options with ``OP_STORE`` filling the gaps, resolved as for an ``exactly_once`` view.
+
+        Calls are POSTs (unsafe); an operation id is required only with ``require_operation_id``
+        (``REQUIRE_KEY`` is the middleware's, not the site's). Resolved on every call (cached until
+        the settings change), so ``override_settings`` applies.
+        """
+        return self.options.resolve_for(unsafe=True)
 
     def get_schema(self, schema_id: int) -> Schema | None:
         """A schema of this site's methods, else one the store holds (replies sealed under older types)."""
@@ -142,9 +139,9 @@ class RpcSite:
 
         call = csrf_exempt(call)
         # The view runs its own exactly-once flow: ExactlyOnceMiddleware must leave it alone, and Django must
-        # not wrap it in ATOMIC_REQUESTS transactions (they would enclose the admission; calls.py opens them).
+        # not wrap it in ATOMIC_REQUESTS transactions (they would enclose the admission; the call opens them).
         setattr(call, MARKER, self)
-        call._non_atomic_requests = engine.AllAliases()  # type: ignore[attr-defined]
+        _compat.opt_out_of_atomic_requests(call, set())
         return {"call": call, "schema": schema, "index": index}
 
     @property

@@ -1,8 +1,9 @@
 """The HTTP side of an :class:`~op_store.rpc.site.RpcSite`: the call view, the schema endpoint, the index.
 
 The call view turns an HTTP request into a :class:`~op_store.rpc.calls.Call` (transport checks,
-operation id, arguments) and the call's outcome into an HTTP reply; :mod:`.calls` decides the
-outcome. See :mod:`.wire` for the request and reply formats.
+operation id, arguments), passes it to the runner (:mod:`op_store.engine.runner`) as
+:class:`~op_store.rpc.calls.CallWork`, and the outcome, through :mod:`.responder`, into an HTTP
+reply. See :mod:`.wire` for the request and reply formats.
 
 CSRF: the call view is exempt, because it only accepts ``application/x-postcard`` and
 ``application/json`` bodies, which a browser cannot send cross-site without a CORS preflight that
@@ -19,16 +20,28 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 
-from op_store.lifecycle import problems as lp
-from op_store.lifecycle.keys import MalformedKeyError, key_from_request
-from op_store.lifecycle.problems import problem_response
+from op_store import problems as p
+from op_store.engine import runner
+from op_store.engine.keys import MalformedKeyError, OperationKey, key_from_request
+from op_store.engine.policy import Policy
+from op_store.engine.transactions import atomic_request_aliases
+from op_store.problems import problem_response
 from op_store.vox import DecodeError, decode_ref, format_hash, parse_hash
 
-from . import problems as rp
-from .calls import Call, Outcome, Reply, error_reply, execute
+from .calls import Call, CallWork, Reply, error_reply
 from .errors import VoxError
 from .jsonvalues import args_from_json
-from .wire import JSON, POSTCARD, REPLAYED_HEADER, SCHEMAS_SEGMENT, media_type, root_headers, wants_json
+from .responder import Answer, respond
+from .wire import (
+    JSON,
+    OPERATION_ID_HEADER,
+    POSTCARD,
+    REPLAYED_HEADER,
+    SCHEMAS_SEGMENT,
+    media_type,
+    root_headers,
+    wants_json,
+)
 
 if TYPE_CHECKING:
     from .site import RpcSite
@@ -38,13 +51,13 @@ log = logging.getLogger("op_store.rpc")
 
 def not_allowed(allowed: tuple[str, ...]) -> HttpResponse:
     response = problem_response(
-        rp.METHOD_NOT_ALLOWED, f"This endpoint answers {' and '.join(allowed)} only.", allowed=list(allowed)
+        p.METHOD_NOT_ALLOWED, f"This endpoint answers {' and '.join(allowed)} only.", allowed=list(allowed)
     )
     response["Allow"] = ", ".join(allowed)
     return response
 
 
-def render(outcome: Outcome, as_json: bool) -> HttpResponseBase:
+def render(outcome: Answer, as_json: bool) -> HttpResponseBase:
     """An outcome as HTTP: problems as they are, replies as postcard (or JSON) with their type headers."""
     if not isinstance(outcome, Reply):
         return outcome
@@ -53,7 +66,7 @@ def render(outcome: Outcome, as_json: bool) -> HttpResponseBase:
             value = decode_ref(outcome.body, outcome.root, outcome.source)
         except DecodeError:
             log.exception("op_store: an RPC reply cannot be decoded by its schemas")
-            return problem_response(lp.UNREADABLE_REPLY, "The reply cannot be decoded to JSON by its schemas.")
+            return problem_response(p.UNREADABLE_REPLY, "The reply cannot be decoded to JSON by its schemas.")
         response = HttpResponse(json.dumps(value, ensure_ascii=False).encode(), content_type=JSON)
     else:
         response = HttpResponse(outcome.body, content_type=POSTCARD)
@@ -72,11 +85,11 @@ def call_view(site: RpcSite, request: HttpRequest, service: str, method: str) ->
     try:
         key = key_from_request(request)
     except MalformedKeyError as exc:
-        return problem_response(lp.MALFORMED_KEY, str(exc))
+        return problem_response(p.MALFORMED_KEY, str(exc))
     content_type = media_type(request.META.get("CONTENT_TYPE", ""))
     if content_type not in (POSTCARD, JSON):
         return problem_response(
-            rp.UNSUPPORTED_MEDIA_TYPE,
+            p.UNSUPPORTED_MEDIA_TYPE,
             f"Send the arguments as {POSTCARD} (the postcard encoding of the argument tuple) or as {JSON} "
             f"(an object of named arguments, or an array); got {content_type or 'no Content-Type'}.",
             accepted=[POSTCARD, JSON],
@@ -85,7 +98,7 @@ def call_view(site: RpcSite, request: HttpRequest, service: str, method: str) ->
         body = request.body
     except RequestDataTooBig:
         return problem_response(
-            lp.REQUEST_TOO_LARGE, "The request body is larger than this server accepts (DATA_UPLOAD_MAX_MEMORY_SIZE)."
+            p.REQUEST_TOO_LARGE, "The request body is larger than this server accepts (DATA_UPLOAD_MAX_MEMORY_SIZE)."
         )
     as_json = wants_json(request.META.get("HTTP_ACCEPT", ""))
     spec = site.lookup(service, method)
@@ -105,6 +118,16 @@ def call_view(site: RpcSite, request: HttpRequest, service: str, method: str) ->
     return render(execute(call, site.policy()), as_json)
 
 
+def execute(call: Call, policy: Policy) -> Answer:
+    """The call's way through the runner: untracked, or exactly once through the store.
+
+    The operation is named by its id alone (an RPC call records no key text).
+    """
+    key = None if call.operation_id is None else OperationKey(call.operation_id, "", OPERATION_ID_HEADER)
+    aliases = atomic_request_aliases()
+    return respond(runner.run(CallWork(call, aliases), key, policy, aliases), call)
+
+
 def schema_view(site: RpcSite, request: HttpRequest, schema_hash: str) -> HttpResponseBase:
     """``GET <prefix>_schemas/<16 hex>/``: one schema as ``Schema.to_json`` (content-addressed: cacheable forever)."""
     if request.method not in ("GET", "HEAD"):
@@ -112,7 +135,7 @@ def schema_view(site: RpcSite, request: HttpRequest, schema_hash: str) -> HttpRe
     schema_id = parse_hash(schema_hash)
     schema = site.get_schema(schema_id)
     if schema is None:
-        return problem_response(rp.SCHEMA_NOT_FOUND, f"No schema {format_hash(schema_id)} is known here.")
+        return problem_response(p.SCHEMA_NOT_FOUND, f"No schema {format_hash(schema_id)} is known here.")
     response = JsonResponse(schema.to_json())
     response["Cache-Control"] = "public, max-age=31536000, immutable"
     return response
@@ -131,7 +154,7 @@ def index_view(site: RpcSite, request: HttpRequest) -> HttpResponseBase:
                 "path": f"{base}{service.wire_name}/{m.wire_name}",
                 "method_id": format_hash(m.method_id),
                 "idempotent": m.idempotent,
-                "params": [p.json_names[-1] for p in m.params],
+                "params": [param.json_names[-1] for param in m.params],
                 "args_type": m.args_root.to_json(),
                 "reply_type": m.reply_root.to_json(),
             }

@@ -21,16 +21,18 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
+from op_store import headers as names
 from op_store.vox import Schema, SchemaSource, TypeRef, format_hash
 
 POSTCARD = "application/x-postcard"
 JSON = "application/json"
 
-OPERATION_ID_HEADER = "Vox-Operation-Id"  # the same header op_store.lifecycle.keys reads
-ROOT_TYPE_HEADER = "Vox-Root-Type"
-ROOT_TYPE_REF_HEADER = "Vox-Root-Type-Ref"
-METHOD_ID_HEADER = "Vox-Method-Id"
-REPLAYED_HEADER = "Idempotent-Replayed"  # the same header op_store.lifecycle.reply sets on replays
+# The header names, defined once in op_store.headers.
+OPERATION_ID_HEADER = names.OPERATION_ID
+ROOT_TYPE_HEADER = names.ROOT_TYPE
+ROOT_TYPE_REF_HEADER = names.ROOT_TYPE_REF
+METHOD_ID_HEADER = names.METHOD_ID
+REPLAYED_HEADER = names.REPLAYED
 
 #: Path segment (under the RPC prefix) of the schema endpoint: ``<prefix>_schemas/<16 hex>/``.
 SCHEMAS_SEGMENT = "_schemas"

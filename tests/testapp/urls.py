@@ -38,5 +38,8 @@ urlpatterns = [
     path("mw/<str:name>/", views.undecorated_view),
     path("mw-async/<str:name>/", views.async_undecorated_view),
     path("mw-row/<str:name>/", views.undecorated_row_view),
+    path("exempt/<str:name>/", views.exempt_view),
+    path("exempt-async/<str:name>/", views.async_exempt_view),
+    path("exempt-cbv/<str:name>/", views.ExemptView.as_view()),
     path("state/", views.echo_state),
 ]

@@ -26,7 +26,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from op_store.decorators import exactly_once
+from op_store.decorators import exactly_once, exactly_once_exempt
 
 from .models import Counter, Row
 
@@ -318,6 +318,24 @@ def undecorated_view(request: HttpRequest, name: str) -> HttpResponse:
 
 async def async_undecorated_view(request: HttpRequest, name: str) -> HttpResponse:
     return _reply(request, name, await sync_to_async(bump)(name))
+
+
+@csrf_exempt
+@exactly_once_exempt
+def exempt_view(request: HttpRequest, name: str) -> HttpResponse:
+    return _reply(request, name, bump(name))
+
+
+@exactly_once_exempt
+async def async_exempt_view(request: HttpRequest, name: str) -> HttpResponse:
+    return _reply(request, name, await sync_to_async(bump)(name))
+
+
+@exactly_once_exempt
+@method_decorator(csrf_exempt, name="dispatch")
+class ExemptView(View):
+    def post(self, request: HttpRequest, name: str) -> HttpResponse:
+        return _reply(request, name, bump(name))
 
 
 def undecorated_row_view(request: HttpRequest, name: str) -> HttpResponse:

@@ -1,0 +1,102 @@
+# --- requests, transactions and tests
+# Every use of a private Django (or DRF) request, view or transaction API, one small function each,
+# with the versions it was checked against: when Django changes one of these internals, this is the
+# only place to adapt. (No ``from __future__`` import: this section may not be the file's first.)
+
+from typing import IO, Any
+
+from django.db import connections
+from django.http import HttpRequest
+
+
+def django_request(request: Any) -> HttpRequest:
+    """The Django request under a DRF ``Request`` (its ``_request``), or the request itself.
+
+    DRF keeps the wrapped request in ``Request._request``; checked against DRF 3.18.
+    """
+    inner = getattr(request, "_request", None)
+    return inner if isinstance(inner, HttpRequest) else request
+
+
+def is_drf_request(obj: object) -> bool:
+    """Whether ``obj`` is a DRF ``Request`` (it wraps a Django request in ``_request``; DRF 3.18)."""
+    return not isinstance(obj, HttpRequest) and isinstance(getattr(obj, "_request", None), HttpRequest)
+
+
+def loaded_body(request: HttpRequest) -> bytes | None:
+    """The body Django already read into memory (``HttpRequest._body``), None if it has not.
+
+    Reading ``request.body`` would load it; this only looks. Checked against Django 5.2.
+    """
+    body = getattr(request, "_body", None)
+    return body if isinstance(body, bytes) else None
+
+
+def body_read_started(request: HttpRequest) -> bool:
+    """Whether the body stream was already (partly) read (``HttpRequest._read_started``; Django 5.2)."""
+    return bool(getattr(request, "_read_started", False))
+
+
+def body_stream(request: HttpRequest) -> IO[bytes] | None:
+    """The stream the body is read from (``HttpRequest._stream``; Django 5.2)."""
+    return getattr(request, "_stream", None)
+
+
+def replace_body_stream(request: HttpRequest, stream: IO[bytes]) -> None:
+    """Make the request read its body from ``stream``, from the start (Django 5.2)."""
+    request._stream = stream  # type: ignore[assignment]
+    request._read_started = False  # type: ignore[attr-defined]
+
+
+def form_parsed(request: HttpRequest) -> bool:
+    """Whether ``request.POST`` was parsed already (``HttpRequest._post`` is set; Django 5.2)."""
+    return hasattr(request, "_post")
+
+
+def open_atomic_blocks(alias: str) -> list[Any]:
+    """The ``transaction.atomic`` blocks open on ``alias``, outermost first.
+
+    ``BaseDatabaseWrapper.atomic_blocks``; checked against Django 5.2.
+    """
+    return list(connections[alias].atomic_blocks)
+
+
+def opened_by_test_case(block: Any) -> bool:
+    """Whether an atomic block is one that Django's ``TestCase`` opened around a test.
+
+    Django marks those blocks ``_from_testcase`` (and its own ``durable`` check ignores them the same
+    way); checked against Django 5.2. Only :mod:`op_store.testing` asks.
+    """
+    return bool(getattr(block, "_from_testcase", False))
+
+
+def non_atomic_requests(view: Any) -> set[str]:
+    """The aliases a view declared non-atomic (``transaction.non_atomic_requests``).
+
+    Django keeps them in the view's ``_non_atomic_requests`` set; checked against Django 5.2.
+    """
+    declared = getattr(view, "_non_atomic_requests", None)
+    return set(declared) if isinstance(declared, set) else set()
+
+
+class _EveryAlias(set[str]):
+    """A ``_non_atomic_requests`` that answers "yes" for every alias; it iterates only the declared ones."""
+
+    def __contains__(self, alias: object) -> bool:
+        return True
+
+
+def opt_out_of_atomic_requests(view: Any, declared: set[str]) -> None:
+    """Tell Django not to open any ``ATOMIC_REQUESTS`` transaction around ``view``.
+
+    Django's ``BaseHandler.make_view_atomic`` asks ``alias in view._non_atomic_requests`` for each
+    alias (Django 5.2); the set set here answers yes for every alias, while iterating it (as
+    :func:`non_atomic_requests` does) still gives only the aliases really declared non-atomic, so op_store
+    can open the others itself, after the admission.
+    """
+    view._non_atomic_requests = _EveryAlias(declared)
+
+
+def opted_out_of_atomic_requests(view: Any) -> bool:
+    """Whether :func:`opt_out_of_atomic_requests` marked ``view``."""
+    return isinstance(getattr(view, "_non_atomic_requests", None), _EveryAlias)
