@@ -44,7 +44,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import blake3
 from django.db import DatabaseError, transaction
 from django.http import HttpRequest, HttpResponse
 
@@ -57,12 +56,12 @@ from op_store.vox import Err, Ok, SchemaSource, TypeRef
 
 from . import problems as rp
 from .errors import CONFLICT_MESSAGE, UserError, VoxError
+from .fingerprint import call_fingerprint
 from .service import MethodSpec, Service
 from .wire import ChainedSchemaSource
 
 log = logging.getLogger("op_store.rpc")
 
-FINGERPRINT_VERSION = b"op-store-rpc-v1"
 
 StoreFactory = Callable[[str], LeasedOperationStore]
 ScopeResolver = Callable[[HttpRequest], str]
@@ -107,9 +106,8 @@ class Call:
 
     @property
     def fingerprint(self) -> bytes:
-        """BLAKE3(version, method id, BLAKE3(argument bytes)): the same call, however it was spelled."""
-        args_digest = blake3.blake3(self.canonical).digest()
-        return blake3.blake3(FINGERPRINT_VERSION + self.method.method_id.to_bytes(8, "little") + args_digest).digest()
+        """Of the decoded arguments re-encoded canonically: the same call, however it was spelled."""
+        return call_fingerprint(self.method.method_id, self.args, self.method.args_codec)
 
     def describe(self) -> str:
         op = f" operation {self.operation_id:#018x}" if self.operation_id is not None else ""
