@@ -767,3 +767,26 @@ def test_swift_infallible_responses() -> None:
     assert decoded == vox.Err(VoxError.InvalidPayload(invalid["decodes_to"]["reason"]))
     with pytest.raises(vox.TrailingBytesError):
         decode(bytes.fromhex(trailing["bytes"]), Result[bool, VoxError[Never]])
+
+
+# --- op_store's own derived vectors stay only where ground truth agrees ----------------------------
+
+
+def test_derived_vectors_agree_with_ground_truth() -> None:
+    derived = load_json("op_store_derived.json")["schema_hash"]
+    published: dict[str, str] = dict(TESTBED["schemas"]["ids"])
+    for registry in WIRE["registries"].values():
+        published.update(dict(registry["schemas"]))
+    names = {key: key.split(":", 1)[1] for key in derived if key.startswith("primitive:")}
+    names["family:list<T>"] = "list"
+    names["struct Point { x: i32, y: i32 }"] = "Point"
+    confirmed = {key for key, name in names.items() if name in published}
+    assert len(confirmed) == 14
+    for key in confirmed:
+        assert int(derived[key], 16) == int(published[names[key]], 16), key
+    varints = {
+        int(k.split(":")[1]): v for k, v in load_json("op_store_derived.json")["postcard"].items() if k[:4] == "u64:"
+    }
+    for value, hex_bytes in PC["varint_u16"]:
+        if value in varints:
+            assert varints[value] == hex_bytes
