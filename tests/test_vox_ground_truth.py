@@ -790,3 +790,75 @@ def test_derived_vectors_agree_with_ground_truth() -> None:
     for value, hex_bytes in PC["varint_u16"]:
         if value in varints:
             assert varints[value] == hex_bytes
+
+
+# --- postcard's own loopback test ----------------------------------------------------------------
+
+
+@dataclass
+class BasicU8S:
+    st: U16
+    ei: U8
+    sf: U64
+    tt: U32
+
+
+class BasicEnum(enum.Enum):
+    Bib = 0
+    Bim = 1
+    Bap = 2
+
+
+@dataclass
+class EnumStruct:
+    eight: U8
+    sixt: U16
+
+
+class DataEnum(VoxEnum):
+    Bib = Variant(U16)
+    Bim = Variant(U64)
+    Bap = Variant(U8)
+    Kim = Variant(EnumStruct)
+    Chi = Variant(a=U8, b=U32)
+    Sho = Variant(U16, U8)
+
+
+NewTypeStruct = NewType("NewTypeStruct", U32)
+
+
+def _data_enum(value: dict[str, Any]) -> DataEnum:
+    variant, inner = getattr(DataEnum, value["variant"]), value["value"]
+    if isinstance(inner, dict):
+        return variant(EnumStruct(**inner)) if value["variant"] == "Kim" else variant(**inner)
+    return variant(*inner) if isinstance(inner, list) else variant(inner)
+
+
+LOOPBACK: dict[str, tuple[Any, Any]] = {  # the Rust type name -> (annotation, value from JSON)
+    "unit": (None, lambda v: v),
+    "bool": (Bool, lambda v: v),
+    "u8": (U8, lambda v: v),
+    "u16": (U16, lambda v: v),
+    "u32": (U32, lambda v: v),
+    "u64": (U64, lambda v: v),
+    "i16": (I16, lambda v: v),
+    "char": (vox.Char, lambda v: v),
+    "BasicU8S": (BasicU8S, lambda v: BasicU8S(**v)),
+    "BasicEnum": (BasicEnum, lambda v: BasicEnum[v]),
+    "DataEnum": (DataEnum, _data_enum),
+    "(u8, u16)": (tuple[U8, U16], tuple),
+    "NewTypeStruct": (NewTypeStruct, lambda v: v),
+    "TupleStruct": (tuple[U8, U16], tuple),
+    "Vec<u8>": (list[U8], lambda v: v),
+    "String": (str, lambda v: v),
+    "Map<u8, u8>": (dict[U8, U8], lambda v: {k: x for k, x in v}),
+    "CString": (bytes, lambda v: v.encode()),
+}
+
+
+@pytest.mark.parametrize(("type_name", "value", "hex_bytes"), PC["loopback"]["cases"])
+def test_postcard_loopback_cases(type_name: str, value: Any, hex_bytes: str) -> None:
+    tp, build = LOOPBACK[type_name]
+    expected = build(value)
+    assert encode(expected, tp).hex() == hex_bytes
+    assert decode(bytes.fromhex(hex_bytes), tp) == expected
