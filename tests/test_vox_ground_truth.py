@@ -297,16 +297,8 @@ class SchemaKind(VoxEnum, Generic[Id]):
 @dataclass
 class Schema(Generic[Id]):
     id: Id
+    type_params: list[TypeParamName]  # #[facet(default)] in Rust; ``required`` is not hashed
     kind: SchemaKind[Id]
-    type_params: list[TypeParamName] = field(default_factory=list)
-
-
-# Rust declares Schema { id, type_params, kind }; a Python default must come last, so the order is
-# restored here (the field order is hashed).
-Schema.__dataclass_fields__ = {  # type: ignore[attr-defined]
-    name: Schema.__dataclass_fields__[name]  # type: ignore[attr-defined]
-    for name in ("id", "type_params", "kind")
-}
 
 
 @dataclass
