@@ -21,10 +21,10 @@ How annotations map (the codec in :mod:`.postcard` follows the same classificati
 - ``Result[T, E]`` -> Enum "Result" (T, E) with Ok = 0 and Err = 1, newtype payloads.
 - a dataclass -> Struct named by the class (or its own ``__vox_name__``), its ``init`` fields in
   declaration order, ``required`` when the field has no default; ``init=False`` fields are derived
-  state and are left out. A generic dataclass (``Generic[T]``) has type params; its schema is built from the first
-  instantiation met, as vox builds it from a monomorphised Rust type: a field annotated with a bare
-  type parameter is ``Var``, any other field is concrete (``items: list[T]`` in ``Page[int]`` is
-  ``Concrete(list, [i64])``); ``Page[int]`` is ``Concrete(page, [i64])``.
+  state and are left out. A generic dataclass (``Generic[T]``) has type params; its schema is built
+  from the first instantiation met, as vox builds it from a monomorphised Rust type: a field
+  annotated with a bare type parameter is ``Var``, any other field is concrete (``items: list[T]``
+  in ``Page[int]`` is ``Concrete(list, [i64])``); ``Page[int]`` is ``Concrete(page, [i64])``.
 - a unit-only ``enum.Enum`` -> Enum, variant index = declaration position (aliases are not variants);
   a :class:`~.enums.VoxEnum` -> Enum with unit/newtype/tuple/struct variants.
 - self- and mutually recursive dataclasses and enums, string forward references included (resolved
