@@ -337,44 +337,77 @@ def mutual_prelims() -> tuple[int, int]:
 
 
 def test_mutual_recursion_matches_raw_computation() -> None:
+    # From Alpha, vox emits [option, i64, Beta, Alpha]: Beta refers forward to Alpha, so the two
+    # are adjacent recursive schemas and form one group.
     alpha, beta = mutual_prelims()
     finals = dict(zip(sorted([alpha, beta]), expected_group([alpha, beta]), strict=True))
     root_a, registry = schema_for(Alpha)
-    root_b, registry_b = schema_for(Beta)
     assert root_a.type_id == finals[alpha]
-    assert root_b.type_id == finals[beta]
-    assert root_a.type_id != root_b.type_id
-    assert registry == registry_b  # one group, one closure, whichever member is the root
+    assert [sc.name for sc in registry.values()] == ["option", "i64", "Beta", "Alpha"]
+    (beta_id,) = [sid for sid, sc in registry.items() if sc.name == "Beta"]
+    assert beta_id == finals[beta]
 
 
-def test_group_ids_do_not_depend_on_input_order() -> None:
-    def provisional(order: list[str]) -> list[Schema]:
-        ids = {"alpha": 101, "beta": 102, "option": 103, "i64": 104}
-        all_schemas = {
-            "alpha": Schema(id=101, kind=StructKind("Alpha", (FieldSchema("beta", Concrete(103, (Concrete(102),))),))),
-            "beta": Schema(
-                id=102,
-                kind=StructKind(
-                    "Beta",
-                    (FieldSchema("alpha", Concrete(103, (Concrete(101),))), FieldSchema("n", Concrete(104))),
-                ),
+def test_mutual_recursion_ids_depend_on_the_root_as_in_vox() -> None:
+    # From Beta, vox emits [option, Alpha, i64, Beta]: i64 separates the two recursive schemas, so
+    # each is its own group, and Beta's preliminary hash sees Alpha's final id instead of 0.
+    alpha_prelim, _ = mutual_prelims()
+    (alpha_id,) = expected_group([alpha_prelim])
+    beta_prelim = h64(
+        s("struct")
+        + s("Beta")
+        + (0).to_bytes(4, "little")
+        + s("alpha")
+        + concrete(OPTION_ID)
+        + s("args")
+        + concrete(alpha_id)
+        + s("n")
+        + concrete(I64_ID)
+    )
+    (beta_id,) = expected_group([beta_prelim])
+    root_b, registry = schema_for(Beta)
+    assert root_b.type_id == beta_id
+    assert [sc.name for sc in registry.values()] == ["option", "Alpha", "i64", "Beta"]
+    assert registry[beta_id].kind.fields[0].type_ref == Concrete(OPTION_ID, (Concrete(alpha_id),))
+    assert beta_id not in schema_for(Alpha)[1]  # seen from Alpha, Beta has another id
+
+
+def _alpha_beta_provisional() -> dict[str, Schema]:
+    return {
+        "alpha": Schema(id=101, kind=StructKind("Alpha", (FieldSchema("beta", Concrete(103, (Concrete(102),))),))),
+        "beta": Schema(
+            id=102,
+            kind=StructKind(
+                "Beta",
+                (FieldSchema("alpha", Concrete(103, (Concrete(101),))), FieldSchema("n", Concrete(104))),
             ),
-            "option": Schema(id=103, kind=OptionKind(Var("T")), type_params=("T",)),
-            "i64": Schema(id=104, kind=PrimitiveKind(PrimitiveType.I64)),
-        }
-        assert set(ids) == set(all_schemas)
-        return [all_schemas[name] for name in order]
+        ),
+        "option": Schema(id=103, kind=OptionKind(Var("T")), type_params=("T",)),
+        "i64": Schema(id=104, kind=PrimitiveKind(PrimitiveType.I64)),
+    }
 
-    names = ["alpha", "beta", "option", "i64"]
-    results = set()
+
+def test_finalize_hashes_hand_built_schemas_in_the_order_given() -> None:
+    # A hand-built list is hashed in its own order, as vox hashes its extraction order: the same
+    # order as schema_for gives the same ids, another order may not.
+    by_name = _alpha_beta_provisional()
+
+    def finalize(order: list[str]) -> tuple[int, int]:
+        id_map, _ = finalize_content_hashes([by_name[n] for n in order])
+        return id_map[101], id_map[102]
+
+    from_alpha = (schema_for(Alpha)[0].type_id, next(k for k, v in schema_for(Alpha)[1].items() if v.name == "Beta"))
+    from_beta = (next(k for k, v in schema_for(Beta)[1].items() if v.name == "Alpha"), schema_for(Beta)[0].type_id)
+    assert finalize(["option", "i64", "beta", "alpha"]) == from_alpha
+    assert finalize(["option", "alpha", "i64", "beta"]) == from_beta
+    assert from_alpha != from_beta
     rng = random.Random(7)
-    for _ in range(12):
+    names = list(by_name)
+    results = set()
+    for _ in range(24):
         rng.shuffle(names)
-        id_map, schemas = finalize_content_hashes(provisional(names))
-        results.add((id_map[101], id_map[102], frozenset(schemas)))
-    assert len(results) == 1
-    ((alpha_id, beta_id, _),) = results
-    assert (alpha_id, beta_id) == (schema_for(Alpha)[0].type_id, schema_for(Beta)[0].type_id)
+        results.add(finalize(names))
+    assert len(results) > 1  # the order is part of the input, exactly as in vox
 
 
 def test_recursive_hashing_is_deterministic_and_distinct() -> None:
@@ -399,16 +432,48 @@ class Holder:
     tree: Tree
 
 
-def test_independent_cycles_are_separate_groups() -> None:
-    # Each cycle is hashed as its own group (its own strongly connected component): the ids seen
-    # from a struct holding all three are those each type has on its own.
+def test_adjacent_cycles_share_a_group_and_dependants_hash_zero() -> None:
+    # vox emits [i64, option, Node, Beta, Alpha, list, Tree, Holder]. Node, Beta and Alpha are
+    # adjacent recursive schemas, so vox hashes them as one group; Tree is its own group (list sits
+    # between). Holder is not recursive: it is hashed before the groups, with 0 for each of them.
     root, registry = schema_for(Holder)
+    assert [sc.name for sc in registry.values()] == ["i64", "option", "Node", "Beta", "Alpha", "list", "Tree", "Holder"]
+    node_prelim = h64(
+        s("struct")
+        + s("Node")
+        + (0).to_bytes(4, "little")
+        + s("value")
+        + concrete(I64_ID)
+        + s("next")
+        + concrete(OPTION_ID)
+        + s("args")
+        + concrete(0)
+    )
+    alpha_prelim, beta_prelim = mutual_prelims()
+    finals = dict(
+        zip(
+            sorted([node_prelim, beta_prelim, alpha_prelim]),
+            expected_group([node_prelim, beta_prelim, alpha_prelim]),
+            strict=True,
+        )
+    )
+    holder = h64(
+        s("struct")
+        + s("Holder")
+        + (0).to_bytes(4, "little")
+        + s("node")
+        + concrete(0)
+        + s("alpha")
+        + concrete(0)
+        + s("tree")
+        + concrete(0)
+    )
+    assert root == Concrete(holder)
     fields = {f.name: f.type_ref for f in registry[root.type_id].kind.fields}
-    assert fields["node"] == schema_for(Node)[0]
-    assert fields["alpha"] == schema_for(Alpha)[0]
+    assert fields["node"] == Concrete(finals[node_prelim]) != schema_for(Node)[0]
+    assert fields["alpha"] == Concrete(finals[alpha_prelim]) != schema_for(Alpha)[0]
     assert fields["tree"] == schema_for(Tree)[0]
-    # Holder is not recursive itself: a plain content hash over its final field ids.
-    assert root.type_id == schema_hash(registry[root.type_id].kind)
+    assert root.type_id != schema_hash(registry[root.type_id].kind)  # the stored kind has the final ids
 
 
 def test_finalize_passes_external_ids_through_and_dedups() -> None:
@@ -418,15 +483,33 @@ def test_finalize_passes_external_ids_through_and_dedups() -> None:
     assert schemas == [Schema(id=schema_hash(kind), kind=kind)]
 
 
-def test_finalize_orders_dependencies_first() -> None:
-    _, schemas = finalize_content_hashes(
-        [
-            Schema(id=1, kind=StructKind("Outer", (FieldSchema("inner", Concrete(2)),))),
-            Schema(id=2, kind=StructKind("Inner", (FieldSchema("x", Concrete(3)),))),
-            Schema(id=3, kind=PrimitiveKind(PrimitiveType.U8)),
-        ]
-    )
+def test_finalize_keeps_input_order_when_dependencies_come_first() -> None:
+    u8 = Schema(id=3, kind=PrimitiveKind(PrimitiveType.U8))
+    inner = Schema(id=2, kind=StructKind("Inner", (FieldSchema("x", Concrete(3)),)))
+    outer = Schema(id=1, kind=StructKind("Outer", (FieldSchema("inner", Concrete(2)),)))
+    id_map, schemas = finalize_content_hashes([u8, inner, outer])
     assert [sc.name for sc in schemas] == ["u8", "Inner", "Outer"]
+    inner_id = h64(s("struct") + s("Inner") + (0).to_bytes(4, "little") + s("x") + concrete(id_map[3]))
+    assert id_map[3] == h64(s("u8"))
+    assert id_map[2] == inner_id
+    assert id_map[1] == h64(s("struct") + s("Outer") + (0).to_bytes(4, "little") + s("inner") + concrete(inner_id))
+
+
+def test_finalize_treats_a_forward_reference_as_recursion() -> None:
+    # Dependants first: every schema refers to a later one, so vox marks all three recursive and
+    # hashes them as one group, with the id 0 for references inside it.
+    u8 = Schema(id=3, kind=PrimitiveKind(PrimitiveType.U8))
+    inner = Schema(id=2, kind=StructKind("Inner", (FieldSchema("x", Concrete(3)),)))
+    outer = Schema(id=1, kind=StructKind("Outer", (FieldSchema("inner", Concrete(2)),)))
+    id_map, schemas = finalize_content_hashes([outer, inner, u8])
+    prelims = {
+        1: h64(s("struct") + s("Outer") + (0).to_bytes(4, "little") + s("inner") + concrete(0)),
+        2: h64(s("struct") + s("Inner") + (0).to_bytes(4, "little") + s("x") + concrete(0)),
+        3: h64(s("u8")),
+    }
+    finals = dict(zip(sorted(prelims.values()), expected_group(list(prelims.values())), strict=True))
+    assert id_map == {tid: finals[p] for tid, p in prelims.items()}
+    assert [sc.name for sc in schemas] == ["Outer", "Inner", "u8"]
 
 
 def test_finalize_refuses_conflicting_temporary_ids() -> None:

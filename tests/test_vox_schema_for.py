@@ -209,13 +209,34 @@ class Page(Generic[T]):
     cursor: str | None = None
 
 
+@dataclass
+class Boxed(Generic[T]):
+    value: T
+    note: str
+
+
 def test_generic_dataclass_has_type_params_and_use_site_args() -> None:
+    # vox reads a monomorphised type: a field that is a type argument is Var, anything built from
+    # it stays concrete, so Page[U8] and Page[str] are two schemas.
     root, registry = schema_for(Page[U8])
     schema = registry[root.type_id]
     assert schema.type_params == ("T",)
-    assert schema.kind.fields[0] == FieldSchema("items", Concrete(LIST, (Var("T"),)))
+    assert schema.kind.fields[0] == FieldSchema("items", Concrete(LIST, (prim(PrimitiveType.U8),)))
     assert root.args == (prim(PrimitiveType.U8),)
-    assert schema_for(Page[str])[0].type_id == root.type_id  # one schema for every Page[X]
+    assert schema_for(Page[str])[0].type_id != root.type_id
+
+
+def test_generic_field_that_is_the_argument_is_a_var() -> None:
+    root, registry = schema_for(Boxed[U8])
+    schema = registry[root.type_id]
+    assert schema.kind.fields == (
+        FieldSchema("value", Var("T")),
+        FieldSchema("note", prim(PrimitiveType.STRING)),
+    )
+    assert schema_for(Boxed[int])[0].type_id == root.type_id  # one schema for every Boxed[X]
+    # As in vox, a field whose type equals the argument is a Var even when not declared as T.
+    quirk = schema_for(Boxed[str])
+    assert quirk[1][quirk[0].type_id].kind.fields[1] == FieldSchema("note", Var("T"))
 
 
 class Outcome(VoxEnum, Generic[E]):
@@ -284,10 +305,14 @@ def test_recursive_struct_refers_to_its_own_final_id() -> None:
 
 
 def test_mutually_recursive_structs_refer_to_each_other() -> None:
-    ping, registry = schema_for(Ping)
-    pong, _ = schema_for(Pong)
-    assert registry[ping.type_id].kind.fields[0].type_ref == Concrete(OPTION, (pong,))
-    assert registry[pong.type_id].kind.fields[0].type_ref == Concrete(LIST, (ping,))
+    # Within one registry the two refer to each other's ids; which ids they get depends on the
+    # root, as in vox (the extraction order decides the recursive groups).
+    for tp in (Ping, Pong):
+        _, registry = schema_for(tp)
+        by_name = {sc.name: sc for sc in registry.values()}
+        ping, pong = by_name["Ping"], by_name["Pong"]
+        assert ping.kind.fields[0].type_ref == Concrete(OPTION, (Concrete(pong.id),))
+        assert pong.kind.fields[0].type_ref == Concrete(LIST, (Concrete(ping.id),))
 
 
 def test_recursive_enum_with_string_forward_refs() -> None:

@@ -39,7 +39,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import blake3
 from django.http import HttpRequest
 
 from op_store.engine.outcomes import SettleAction, Settlement
@@ -48,6 +47,7 @@ from op_store.engine.transactions import wrap_atomic
 from op_store.vox import Err, Ok, SchemaSource, TypeRef
 
 from .errors import UserError, VoxError
+from .fingerprint import call_fingerprint
 from .service import MethodSpec, Service
 
 if TYPE_CHECKING:
@@ -55,7 +55,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("op_store.rpc")
 
-FINGERPRINT_VERSION = b"op-store-rpc-v1"
 
 #: The one policy type of HTTP views and RPC sites (kept under its old name).
 RpcPolicy = Policy
@@ -97,9 +96,8 @@ class Call:
 
     @property
     def fingerprint(self) -> bytes:
-        """BLAKE3(version, method id, BLAKE3(argument bytes)): the same call, however it was spelled."""
-        args_digest = blake3.blake3(self.canonical).digest()
-        return blake3.blake3(FINGERPRINT_VERSION + self.method.method_id.to_bytes(8, "little") + args_digest).digest()
+        """Of the decoded arguments re-encoded canonically: the same call, however it was spelled."""
+        return call_fingerprint(self.method.method_id, self.args, self.method.args_codec)
 
     def describe(self) -> str:
         op = f" operation {self.operation_id:#018x}" if self.operation_id is not None else ""

@@ -1,7 +1,7 @@
 """vox in pure Python: ids, schemas and their content hashes, type extraction, and the postcard codec.
 
 No Django here (nothing under ``op_store.vox`` imports it), so the store contract and tools can use
-it without settings. The names below are the stable API (DESIGN §2); the submodules are:
+it without settings. The names below are the stable API (``docs/architecture.md``); the submodules are:
 
 - :mod:`.ids` — u64 ids, ``method_id``, hex formatting of hashes
 - :mod:`.schema` — the schema model (TypeRef, Schema, kinds, registries, closures)

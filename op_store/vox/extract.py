@@ -1,9 +1,12 @@
 """``schema_for``: the vox schemas of a Python annotation.
 
-Walks the annotation once, building *provisional* schemas with temporary ids (so recursive types can
-refer to themselves before anything is hashed), then lets :func:`~.hashing.finalize_content_hashes`
-give every schema its content hash. Containers are generic families, as in vox: every ``list[X]``
-uses the one List schema (``type_params=["T"]``, ``element=Var("T")``) at ``Concrete(list, [X])``.
+Walks the annotation the way vox's ``ExtractCtx`` walks a Rust type (``rust/vox-types/src/schema.rs``),
+building *provisional* schemas with temporary ids in the same order (dependencies first, a schema
+after everything it refers to), then lets :func:`~.hashing.finalize_content_hashes` give every
+schema its content hash. The order matters: vox hashes recursive types, and anything referring to
+them before they are hashed, by position in that order (``docs/vox-compatibility.md``).
+Containers are generic families, as in vox: every ``list[X]`` uses the one List schema
+(``type_params=["T"]``, ``element=Var("T")``) at ``Concrete(list, [X])``.
 
 Results are cached per annotation, so a repeated call costs a dict lookup and a shallow copy.
 
@@ -18,8 +21,10 @@ How annotations map (the codec in :mod:`.postcard` follows the same classificati
 - ``Result[T, E]`` -> Enum "Result" (T, E) with Ok = 0 and Err = 1, newtype payloads.
 - a dataclass -> Struct named by the class (or its own ``__vox_name__``), its ``init`` fields in
   declaration order, ``required`` when the field has no default; ``init=False`` fields are derived
-  state and are left out. A generic dataclass (``Generic[T]``) has type params and ``Var`` fields;
-  ``Page[int]`` is ``Concrete(page, [i64])``.
+  state and are left out. A generic dataclass (``Generic[T]``) has type params; its schema is built
+  from the first instantiation met, as vox builds it from a monomorphised Rust type: a field
+  annotated with a bare type parameter is ``Var``, any other field is concrete (``items: list[T]``
+  in ``Page[int]`` is ``Concrete(list, [i64])``); ``Page[int]`` is ``Concrete(page, [i64])``.
 - a unit-only ``enum.Enum`` -> Enum, variant index = declaration position (aliases are not variants);
   a :class:`~.enums.VoxEnum` -> Enum with unit/newtype/tuple/struct variants.
 - self- and mutually recursive dataclasses and enums, string forward references included (resolved
@@ -30,7 +35,7 @@ How annotations map (the codec in :mod:`.postcard` follows the same classificati
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import typing
 from typing import Any
 
 from .hashing import finalize_content_hashes, rewrite_type_ref
@@ -62,6 +67,7 @@ from .typeinfo import (
     ArrayNode,
     FieldInfo,
     MapNode,
+    Node,
     OptionNode,
     PrimNode,
     ResultNode,
@@ -70,116 +76,179 @@ from .typeinfo import (
     StructNode,
     TupleNode,
     UnitEnumNode,
-    VarNode,
     classify,
-    describe,
     enum_variants,
     struct_fields,
+    substitute,
     type_params,
     vox_name,
 )
 
-Scope = dict[Any, str]  # TypeVar -> parameter name, inside a generic declaration
+ParamMap = tuple[tuple[Any, str], ...]  # (argument annotation, parameter name), in declaration order
 
 
-class _Builder:
+def _shape(tp: Any) -> Any:
+    """The annotation with ``NewType`` wrappers removed: vox sees through transparent newtypes."""
+    while isinstance(tp, typing.NewType):
+        tp = tp.__supertype__
+    return tp
+
+
+def _key(node: Node) -> Any:
+    """What makes two annotations share one schema (vox's ``ExtractKey``): the declaration."""
+    if isinstance(node, PrimNode):
+        return ("prim", node.prim)
+    if isinstance(node, SeqNode):
+        return ("list",)
+    if isinstance(node, ArrayNode):
+        return ("array", node.length)
+    if isinstance(node, TupleNode):
+        return ("tuple", len(node.elements))
+    if isinstance(node, MapNode):
+        return ("map",)
+    if isinstance(node, OptionNode):
+        return ("option",)
+    if isinstance(node, ResultNode):
+        return ("result",)
+    if isinstance(node, (UnitEnumNode, StructNode, RichEnumNode)):
+        return ("decl", node.cls)
+    raise TypeError(f"type variable {node.var} is not bound to a type argument")
+
+
+class _Extractor:
+    """A port of vox's ``ExtractCtx``: the same walk, so schemas come out in the same order.
+
+    A schema is emitted once its dependencies are (post-order); a type met again while it is being
+    walked (recursion) is referred to by its temporary id. A generic declaration's schema is built
+    from the first instantiation met: a field whose annotation *is* one of the type arguments
+    becomes ``Var(param)``, anything else stays concrete, as vox reads monomorphised Rust types.
+    """
+
     def __init__(self) -> None:
-        self.schemas: dict[int, Schema] = {}
-        self.keys: dict[Any, int] = {}
+        self.schemas: dict[Any, Schema] = {}  # by key, in emission order
+        self.ids: dict[Any, int] = {}
+        self.seen: set[Any] = set()
 
-    def _declare(self, key: Any, build: Callable[[int], tuple[SchemaKind, tuple[str, ...]]]) -> int:
-        tid = self.keys.get(key)
+    def _id_for(self, key: Any) -> int:
+        tid = self.ids.get(key)
         if tid is None:
-            tid = self.keys[key] = len(self.keys) + 1
-            kind, params = build(tid)
-            self.schemas[tid] = Schema(id=tid, kind=kind, type_params=params)
+            tid = self.ids[key] = len(self.ids) + 1
         return tid
 
-    def family(self, key: Any, kind: SchemaKind, params: tuple[str, ...]) -> int:
-        return self._declare(key, lambda _tid: (kind, params))
+    def _emit(self, key: Any, kind: SchemaKind, params: tuple[str, ...] = ()) -> None:
+        if key not in self.schemas:
+            self.schemas[key] = Schema(id=self.ids[key], kind=kind, type_params=params)
 
-    def ref(self, tp: Any, scope: Scope) -> TypeRef:
-        node = classify(tp)
-        if isinstance(node, PrimNode):
-            return Concrete(self.family(("prim", node.prim), PrimitiveKind(node.prim), ()))
-        if isinstance(node, VarNode):
-            name = scope.get(node.var)
-            if name is None:
-                raise TypeError(f"type variable {node.var} is not a parameter of the enclosing generic class")
-            return Var(name)
-        if isinstance(node, SeqNode):
-            fid = self.family(("list",), ListKind(Var("T")), ("T",))
-            return Concrete(fid, (self.ref(node.element, scope),))
-        if isinstance(node, ArrayNode):
-            fid = self.family(("array", node.length), ArrayKind(Var("T"), node.length), ("T",))
-            return Concrete(fid, (self.ref(node.element, scope),))
+    def ref_in(self, tp: Any, params: ParamMap) -> TypeRef:
+        """A field's reference inside a generic body: ``Var`` when it is a type argument itself."""
+        for arg, name in params:
+            if tp == arg:
+                self.extract(tp)
+                return Var(name)
+        return self.extract(tp)
+
+    def _args(self, node: Node) -> tuple[TypeRef, ...]:
+        if isinstance(node, (SeqNode, ArrayNode, OptionNode)):
+            return (self.extract(node.element),)
         if isinstance(node, TupleNode):
-            n = len(node.elements)
-            params = tuple(f"T{i}" for i in range(n))
-            fid = self.family(("tuple", n), TupleKind(tuple(Var(p) for p in params)), params)
-            return Concrete(fid, tuple(self.ref(e, scope) for e in node.elements))
+            return tuple(self.extract(e) for e in node.elements)
         if isinstance(node, MapNode):
-            fid = self.family(("map",), MapKind(Var("K"), Var("V")), ("K", "V"))
-            return Concrete(fid, (self.ref(node.key, scope), self.ref(node.value, scope)))
-        if isinstance(node, OptionNode):
-            fid = self.family(("option",), OptionKind(Var("T")), ("T",))
-            return Concrete(fid, (self.ref(node.element, scope),))
+            return (self.extract(node.key), self.extract(node.value))
         if isinstance(node, ResultNode):
-            kind = EnumKind(
-                "Result",
-                (
-                    VariantSchema("Ok", 0, NewtypePayload(Var("T"))),
-                    VariantSchema("Err", 1, NewtypePayload(Var("E"))),
-                ),
-            )
-            fid = self.family(("result",), kind, ("T", "E"))
-            return Concrete(fid, (self.ref(node.ok, scope), self.ref(node.err, scope)))
+            return (self.extract(node.ok), self.extract(node.err))
+        if isinstance(node, (StructNode, RichEnumNode)):
+            return tuple(self.extract(a) for a in node.args)
+        return ()
+
+    def extract(self, tp: Any) -> TypeRef:
+        shape = _shape(tp)
+        node = classify(shape)
+        key = _key(node)
+        tid = self._id_for(key)
+        try:
+            new = shape not in self.seen
+            self.seen.add(shape)
+        except TypeError:  # unhashable metadata: such an annotation is never the same shape twice
+            new = True
+        if not new or key in self.schemas:
+            return Concrete(tid, self._args(node))
+        if isinstance(node, PrimNode):
+            self._emit(key, PrimitiveKind(node.prim))
+            return Concrete(tid)
+        if isinstance(node, (SeqNode, ArrayNode, OptionNode)):
+            element = self.ref_in(node.element, ((node.element, "T"),))
+            args = self._args(node)
+            if isinstance(node, SeqNode):
+                kind: SchemaKind = ListKind(element)
+            elif isinstance(node, ArrayNode):
+                kind = ArrayKind(element, node.length)
+            else:
+                kind = OptionKind(element)
+            self._emit(key, kind, ("T",))
+            return Concrete(tid, args)
+        if isinstance(node, MapNode):
+            params: ParamMap = ((node.key, "K"), (node.value, "V"))
+            map_kind = MapKind(self.ref_in(node.key, params), self.ref_in(node.value, params))
+            args = self._args(node)
+            self._emit(key, map_kind, ("K", "V"))
+            return Concrete(tid, args)
+        if isinstance(node, ResultNode):
+            params = ((node.ok, "T"), (node.err, "E"))
+            ok, err = self.ref_in(node.ok, params), self.ref_in(node.err, params)
+            args = self._args(node)
+            variants = (VariantSchema("Ok", 0, NewtypePayload(ok)), VariantSchema("Err", 1, NewtypePayload(err)))
+            self._emit(key, EnumKind("Result", variants), ("T", "E"))
+            return Concrete(tid, args)
+        if isinstance(node, TupleNode):
+            args = self._args(node)
+            names = tuple(f"T{i}" for i in range(len(node.elements)))
+            self._emit(key, TupleKind(tuple(Var(n) for n in names)), names)
+            return Concrete(tid, args)
         if isinstance(node, UnitEnumNode):
             cls = node.cls
-            variants = tuple(VariantSchema(m.name, i) for i, m in enumerate(cls))
-            return Concrete(self.family(("enum", cls), EnumKind(vox_name(cls), variants), ()))
+            self._emit(key, EnumKind(vox_name(cls), tuple(VariantSchema(m.name, i) for i, m in enumerate(cls))))
+            return Concrete(tid)
+        assert isinstance(node, (StructNode, RichEnumNode))
+        typevars = type_params(node.cls)
+        if node.args and len(node.args) != len(typevars):
+            raise TypeError(f"{node.cls.__name__} takes {len(typevars)} type arguments, got {len(node.args)}")
+        bound = dict(zip(typevars, node.args, strict=False))
+        params = tuple((arg, tv.__name__) for tv, arg in bound.items())
         if isinstance(node, StructNode):
-            return self._generic(node.cls, node.args, scope, self._struct)
-        if isinstance(node, RichEnumNode):
-            return self._generic(node.cls, node.args, scope, self._rich_enum)
-        raise TypeError(f"vox cannot describe the annotation {describe(tp)}")  # pragma: no cover
+            kind = StructKind(vox_name(node.cls), self._fields(struct_fields(node.cls), bound, params))
+        else:
+            kind = self._rich_enum(node.cls, bound, params)
+        args = self._args(node)
+        self._emit(key, kind, tuple(tv.__name__ for tv in typevars))
+        return Concrete(tid, args)
 
-    def _generic(
-        self, cls: type, args: tuple[Any, ...], scope: Scope, build: Callable[[type, Scope], SchemaKind]
-    ) -> TypeRef:
-        params = type_params(cls)
-        if args and len(args) != len(params):
-            raise TypeError(f"{cls.__name__} takes {len(params)} type arguments, got {len(args)}")
-        inner: Scope = {p: p.__name__ for p in params}
-        tid = self._declare(("decl", cls), lambda _tid: (build(cls, inner), tuple(inner.values())))
-        return Concrete(tid, tuple(self.ref(a, scope) for a in args))
+    def _fields(
+        self, fields: tuple[FieldInfo, ...], bound: dict[Any, Any], params: ParamMap
+    ) -> tuple[FieldSchema, ...]:
+        return tuple(
+            FieldSchema(f.name, self.ref_in(substitute(f.annotation, bound), params), f.required) for f in fields
+        )
 
-    def _fields(self, fields: tuple[FieldInfo, ...], scope: Scope) -> tuple[FieldSchema, ...]:
-        return tuple(FieldSchema(f.name, self.ref(f.annotation, scope), f.required) for f in fields)
-
-    def _struct(self, cls: type, scope: Scope) -> SchemaKind:
-        return StructKind(vox_name(cls), self._fields(struct_fields(cls), scope))
-
-    def _rich_enum(self, cls: type, scope: Scope) -> SchemaKind:
+    def _rich_enum(self, cls: type, bound: dict[Any, Any], params: ParamMap) -> SchemaKind:
         variants = []
         for v in enum_variants(cls):
             payload: VariantPayload
             if v.kind == "unit":
                 payload = UnitPayload()
             elif v.kind == "newtype":
-                payload = NewtypePayload(self.ref(v.fields[0].annotation, scope))
+                payload = NewtypePayload(self.ref_in(substitute(v.fields[0].annotation, bound), params))
             elif v.kind == "tuple":
-                payload = TuplePayload(tuple(self.ref(f.annotation, scope) for f in v.fields))
+                payload = TuplePayload(tuple(self.ref_in(substitute(f.annotation, bound), params) for f in v.fields))
             else:
-                payload = StructPayload(self._fields(v.fields, scope))
+                payload = StructPayload(self._fields(v.fields, bound, params))
             variants.append(VariantSchema(v.name, v.index, payload))
         return EnumKind(vox_name(cls), tuple(variants))
 
 
 def _build(tp: Any) -> tuple[TypeRef, dict[int, Schema]]:
-    builder = _Builder()
-    provisional_root = builder.ref(tp, {})
-    id_map, schemas = finalize_content_hashes(builder.schemas.values())
+    extractor = _Extractor()
+    provisional_root = extractor.extract(tp)
+    id_map, schemas = finalize_content_hashes(extractor.schemas.values())
     return rewrite_type_ref(provisional_root, id_map), {s.id: s for s in schemas}
 
 

@@ -1,6 +1,6 @@
 """vox SchemaHash: BLAKE3 over a canonical byte stream, and the recursive-group algorithm.
 
-The stream (DESIGN §3, vox-schema's ``SchemaHasher``): strings are a u32 LE byte length then UTF-8;
+The stream (vox-schema's ``SchemaHasher``; ``docs/vox-compatibility.md``): strings are a u32 LE byte length then UTF-8;
 u32/u64 are fixed-width LE; a ``Concrete`` ref is "concrete", the child's id as u64 LE and, only when
 it has args, "args" then each arg; a ``Var`` is "var" then its name. Struct and Enum feed their type
 parameters; containers and tuples do not. ``required`` is never hashed.
@@ -8,16 +8,12 @@ parameters; containers and tuples do not. ``required`` is never hashed.
 A schema can only be hashed once every schema it references has its final id. Schemas that reach
 themselves (recursive types) cannot wait for that, so they are hashed as a *group*: each member's
 preliminary hash replaces in-group references by the id 0, the group hash is BLAKE3 of the sorted
-preliminary hashes, and member ``i`` (in sorted order) gets ``BLAKE3(group ‖ i)``.
+preliminary hashes, and member ``i`` (in sorted order) gets ``BLAKE3(group || i)``.
 
-:func:`finalize_content_hashes` takes *provisional* schemas, whose ids and references are temporary
-ids chosen by the caller, finds the groups (strongly connected components of the reference graph,
-Tarjan), hashes everything in dependency order, and returns the final schemas with real ids.
-
-One divergence from vox 0.4.0's code, which is the DESIGN's wording instead: vox forms groups from
-*contiguous runs* of recursive schemas in its extraction order, so two independent cycles that happen
-to be adjacent would share one group there; here each cycle (each SCC) is its own group. For a
-single cycle, or cycles that reference one another, both give the same ids.
+:func:`finalize_content_hashes` is a port of vox's own (``rust/vox-types/src/schema.rs``): which
+schemas count as recursive, which form a group, and the id 0 hashed for a reference to a schema
+not hashed yet all follow vox's extraction order, quirks included, so ids match what Rust computes.
+``docs/vox-compatibility.md`` has the rules and the sources they were checked against.
 """
 
 from __future__ import annotations
@@ -226,61 +222,35 @@ def rewrite_kind(kind: SchemaKind, id_map: Mapping[int, int]) -> SchemaKind:
 # --- finalizing provisional schemas ------------------------------------------------------------
 
 
-def _strongly_connected(nodes: list[int], edges: Mapping[int, list[int]]) -> list[list[int]]:
-    """Tarjan's SCCs, iteratively; each component comes after every component it references."""
-    index: dict[int, int] = {}
-    low: dict[int, int] = {}
-    on_stack: set[int] = set()
-    stack: list[int] = []
-    out: list[list[int]] = []
-    counter = 0
-    for root in nodes:
-        if root in index:
-            continue
-        work: list[tuple[int, int]] = [(root, 0)]
-        while work:
-            node, i = work.pop()
-            if i == 0:
-                index[node] = low[node] = counter
-                counter += 1
-                stack.append(node)
-                on_stack.add(node)
-            succ = edges[node]
-            recursed = False
-            while i < len(succ):
-                child = succ[i]
-                i += 1
-                if child not in index:
-                    work.append((node, i))
-                    work.append((child, 0))
-                    recursed = True
-                    break
-                if child in on_stack:
-                    low[node] = min(low[node], index[child])
-            if recursed:
-                continue
-            if low[node] == index[node]:
-                component = []
-                while True:
-                    member = stack.pop()
-                    on_stack.discard(member)
-                    component.append(member)
-                    if member == node:
-                        break
-                out.append(component)
-            if work:
-                parent = work[-1][0]
-                low[parent] = min(low[parent], low[node])
-    return out
+def _recursive_marks(order: list[int], refs: Mapping[int, list[int]]) -> list[bool]:
+    """vox's recursion test: a schema referring to one at its own position or later marks both."""
+    position = {tid: i for i, tid in enumerate(order)}
+    marked = [False] * len(order)
+    for i, tid in enumerate(order):
+        for child in refs[tid]:
+            j = position.get(child)
+            if j is not None and j >= i:
+                marked[i] = marked[j] = True
+    return marked
 
 
 def finalize_content_hashes(provisional: Iterable[Schema]) -> tuple[dict[int, int], list[Schema]]:
-    """Give provisional schemas their content hashes.
+    """Give provisional schemas their content hashes, exactly as vox's ``finalize_content_hashes``.
 
     ``provisional`` schemas have temporary ids, and their references use those temporary ids; any
-    referenced id that is not one of them is taken as an already-final schema id. Returns the map
-    from temporary to final ids and the final schemas (references rewritten), deduplicated by final
-    id, dependencies before dependants.
+    referenced id that is not one of them is taken as an already-final schema id. The schemas are
+    hashed in the order given, which must be vox's extraction order (dependencies before dependants,
+    as :func:`~.extract.schema_for` emits them); ``docs/vox-compatibility.md`` spells the rules out:
+
+    1. a schema that refers to a schema at its own position or later is *recursive*, and so is the
+       schema it refers to;
+    2. every other schema is hashed first, in order; a reference to a schema that has no final id
+       yet (a recursive one) is hashed as the id 0;
+    3. each maximal run of adjacent recursive schemas is one group: preliminary hashes with in-group
+       references as 0, sorted; the group hash over them; member ``i`` gets ``BLAKE3(group || i)``.
+
+    Returns the map from temporary to final ids and the final schemas (references rewritten) in the
+    input order, keeping the first schema of each final id.
     """
     schemas: dict[int, Schema] = {}
     for s in provisional:
@@ -288,40 +258,45 @@ def finalize_content_hashes(provisional: Iterable[Schema]) -> tuple[dict[int, in
             raise ValueError(f"two different provisional schemas share the temporary id {s.id}")
         schemas[s.id] = s
     order = list(schemas)
-    position = {tid: i for i, tid in enumerate(order)}
-    edges = {tid: [c for c in dict.fromkeys(schema_child_ids(s.kind)) if c in schemas] for tid, s in schemas.items()}
+    refs = {tid: schema_child_ids(s.kind) for tid, s in schemas.items()}
+    marked = _recursive_marks(order, refs)
     final: dict[int, int] = {}
 
-    def final_id(type_id: int) -> int:
-        return final.get(type_id, type_id) if type_id in schemas else type_id
+    def hash_with(tid: int, ids: IdMap) -> int:
+        s = schemas[tid]
+        return hash64(canonical_bytes(s.kind, s.type_params, ids=ids))
 
-    for component in _strongly_connected(order, edges):
-        if len(component) == 1 and component[0] not in edges[component[0]]:
-            tid = component[0]
-            s = schemas[tid]
-            final[tid] = hash64(canonical_bytes(s.kind, s.type_params, ids=final_id))
+    def known(type_id: int) -> int:
+        return final.get(type_id, 0) if type_id in schemas else type_id
+
+    for i, tid in enumerate(order):
+        if not marked[i]:
+            final[tid] = hash_with(tid, known)
+
+    i = 0
+    while i < len(order):
+        if not marked[i]:
+            i += 1
             continue
-        members = sorted(component, key=position.__getitem__)  # input order: a deterministic tie-break
-        in_group = set(members)
+        start = i
+        while i < len(order) and marked[i]:
+            i += 1
+        members = order[start:i]
+        group_ids = set(members)
 
-        def prelim_id(type_id: int, in_group: set[int] = in_group) -> int:
-            return 0 if type_id in in_group else final_id(type_id)
+        def preliminary(type_id: int, group_ids: set[int] = group_ids) -> int:
+            return 0 if type_id in group_ids else known(type_id)
 
-        prelim = [(hash64(canonical_bytes(schemas[m].kind, schemas[m].type_params, ids=prelim_id)), m) for m in members]
-        prelim.sort(key=lambda pair: pair[0])  # stable: equal preliminary hashes keep input order
+        prelim = [(hash_with(m, preliminary), m) for m in members]
+        prelim.sort(key=lambda pair: pair[0])  # stable, like Rust's sort_by_key
         group = hash64(b"".join(h.to_bytes(8, "little") for h, _ in prelim))
         for rank, (_, m) in enumerate(prelim):
             final[m] = hash64(group.to_bytes(8, "little") + rank.to_bytes(8, "little"))
 
     out: dict[int, Schema] = {}
-    for component_tid in order:
-        s = schemas[component_tid]
-        fid = final[component_tid]
+    for tid in order:
+        s = schemas[tid]
+        fid = final[tid]
         if fid not in out:
             out[fid] = Schema(id=fid, kind=rewrite_kind(s.kind, final), type_params=s.type_params)
-    return final, _dependency_order(out)
-
-
-def _dependency_order(schemas: dict[int, Schema]) -> list[Schema]:
-    edges = {sid: [c for c in dict.fromkeys(schema_child_ids(s.kind)) if c in schemas] for sid, s in schemas.items()}
-    return [schemas[sid] for comp in _strongly_connected(list(schemas), edges) for sid in comp]
+    return final, list(out.values())

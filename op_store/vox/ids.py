@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+import unicodedata
 
 import blake3
 
@@ -36,13 +36,65 @@ def hash64(data: bytes) -> int:
     return int.from_bytes(blake3.blake3(data).digest(length=8), "little")
 
 
-_WORD_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+# Combining diacritical blocks: marks there are not Unicode "Alphabetic", so Rust's
+# ``char::is_alphanumeric`` (which heck splits on) treats them as separators; U+0345 is the exception.
+_NON_ALPHABETIC_MARKS = ((0x0300, 0x036F), (0x1AB0, 0x1AFF), (0x1DC0, 0x1DFF), (0x20D0, 0x20FF), (0xFE20, 0xFE2F))
+
+
+def _is_alphanumeric(c: str) -> bool:
+    """Rust's ``char::is_alphanumeric``: Unicode Alphabetic or Numeric (marks approximated by block)."""
+    category = unicodedata.category(c)
+    if category[0] in "LN":
+        return True
+    if category in ("Mn", "Mc"):
+        code = ord(c)
+        return code == 0x0345 or not any(lo <= code <= hi for lo, hi in _NON_ALPHABETIC_MARKS)
+    return False
+
+
+def _lower_word(word: str) -> str:
+    """heck's ``lowercase``: per character, with a final capital sigma as the final form."""
+    out = [c.lower() for c in word]
+    if word.endswith("Σ"):
+        out[-1] = "ς"
+    return "".join(out)
+
+
+def _words(name: str) -> list[str]:
+    """heck 0.5's word boundaries (``transform`` in its ``src/lib.rs``).
+
+    Words are the runs of alphanumeric characters; inside one, a boundary falls after a lowercase
+    (or uncased, following lowercase) character followed by an uppercase one, and before the last
+    of several uppercase characters when a lowercase one follows (``XMLHttp`` -> ``XML``, ``Http``).
+    Digits and other uncased characters never start a word: ``HTTP2API`` is one word.
+    """
+    words: list[str] = []
+    for run in "".join(c if _is_alphanumeric(c) else " " for c in name).split(" "):
+        init, mode = 0, ""  # mode: "" (boundary), "lower" or "upper": the last cased character's case
+        for i, c in enumerate(run):
+            if i + 1 == len(run):
+                words.append(run[init:])
+                break
+            nxt = run[i + 1]
+            next_mode = "lower" if c.islower() else "upper" if c.isupper() else mode
+            if next_mode == "lower" and nxt.isupper():
+                words.append(run[init : i + 1])
+                init, mode = i + 1, ""
+            elif mode == "upper" and c.isupper() and nxt.islower():
+                words.append(run[init:i])
+                init, mode = i, ""
+            else:
+                mode = next_mode
+    return [w for w in words if w]
 
 
 def kebab(name: str) -> str:
-    """``MyService``, ``my_service``, ``MY_SERVICE`` and ``my-service`` all give ``my-service``."""
-    spaced = _WORD_BOUNDARY.sub("-", name.strip())
-    return re.sub(r"[-_\s]+", "-", spaced).strip("-").lower()
+    """heck's ``to_kebab_case``, as vox applies it to service and method names.
+
+    ``MyService``, ``my_service``, ``MY_SERVICE`` and ``my-service`` all give ``my-service``;
+    punctuation separates words and is dropped (``"This is Human case."`` -> ``this-is-human-case``).
+    """
+    return "-".join(_lower_word(w) for w in _words(name))
 
 
 def method_id(service: str, method: str) -> int:

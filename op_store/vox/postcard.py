@@ -1,8 +1,8 @@
 """Postcard encoding typed by Python annotations: ``encode(value, tp)`` and ``decode(data, tp)``.
 
 Each annotation is compiled once into an encoder and a decoder closure (structs get generated code)
-and cached, so per value there is no annotation inspection. The wire rules are DESIGN §3's; the
-readers live in :mod:`.wire`.
+and cached, so per value there is no annotation inspection. The wire rules are postcard's
+(``docs/vox-compatibility.md`` lists the tables checked); the readers live in :mod:`.wire`.
 
 What decode returns: dataclass instances, ``enum.Enum`` members, VoxEnum variant instances,
 ``Ok``/``Err``, ``tuple`` for fixed tuples and arrays, ``list``/``tuple``/``set``/``frozenset`` as
