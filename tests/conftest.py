@@ -20,16 +20,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip_pg)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _testcase_blocks_are_not_the_callers() -> Iterator[None]:
+    """``TestCase`` wraps each test in atomic blocks that never commit: the ORM store treats them as
+    absent, so admissions run in the test transaction and roll back with the test (a committed
+    admission on the sibling connection would leak into the next test)."""
+    from op_store.store.orm import ignore_atomic_blocks
+
+    ignore_atomic_blocks(lambda block: getattr(block, "_from_testcase", False))
+    yield
+    ignore_atomic_blocks(None)
+
+
 @pytest.fixture(autouse=True)
 def _no_request_left_open() -> Iterator[None]:
     """End a request a test left open (a WSGI caller that never closed its response, as schemathesis
     does): the sibling connection would otherwise stay open into the next test."""
     yield
-    from op_store.store import isolation
+    from op_store.store.orm import admission_connections
 
-    if getattr(isolation._siblings, "in_request", False):
-        isolation._siblings.in_request = False
-        isolation.close_admission_connections()
+    admission_connections.end_request()
 
 
 # --- fixtures shared by the lifecycle tests --------------------------------------------------
