@@ -167,6 +167,8 @@ def seal_closure(
     the registry lacks one, ``stored(id)`` may still say the store has it (then it is skipped like a
     known id), else :class:`MissingSchemaError` is raised before anything is written.
     """
+    if all(schema_id in known for schema_id in root_type.collect_ids()):
+        return []  # the usual seal: every root id is stored, with its closure
     try:
         walked = schema_closure(root_type, _SealView(registry, known, stored))
     except MissingSchemaIdError as exc:
