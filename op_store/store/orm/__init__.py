@@ -33,7 +33,8 @@ Admission commits on its own (the sibling connection)
     An admission must be committed and visible to every other connection before the handler runs,
     even when the caller is inside ``ATOMIC_REQUESTS`` or its own ``transaction.atomic()``. When the
     alias's connection is in such a transaction, admissions (``try_admit``, ``admit``,
-    ``take_over``, and on PostgreSQL ``release``/``remove``) run on a *sibling connection*: a
+    ``take_over``, and on PostgreSQL ``release``/``remove``) run on a *sibling connection*
+    (owned by :class:`~.siblings.AdmissionConnections`, ``admission_connections``): a
     private ``DatabaseWrapper`` built from a copy of the alias's settings (alias
     ``"<alias>__op_store_admit"``), one per thread, in autocommit mode. It is deliberately not
     registered in ``django.db.connections``: Django's test machinery then neither creates a test
@@ -56,8 +57,8 @@ Admission commits on its own (the sibling connection)
     handler wrote, the sibling could not get the write lock.
 
     A test framework whose outermost atomic blocks never commit (they roll back after each test) can
-    tell the store which blocks are its own (:func:`~.transactions.ignore_atomic_blocks`): the store then
-    behaves as if they were not there, and admissions roll back with the test. A caller's
+    tell the store which blocks are its own (:func:`~.transactions.ignore_atomic_blocks`): the store
+    then behaves as if they were not there, and admissions roll back with the test. A caller's
     ``atomic()`` inside the test still counts for the seal.
 
     Caveat: the sibling is a second connection. A transaction that already updated an operation's

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -33,13 +33,16 @@ __all__ = [
     "DIALECTS",
     "INSERT_COLUMNS",
     "INSERT_SEALED_COLUMNS",
+    "ROW_COLUMNS",
     "SEAL_COLUMNS",
     "Dialect",
     "Isolation",
     "PostgresDialect",
     "SqliteDialect",
     "StoredRow",
+    "dialect_class",
     "dialect_for",
+    "forget_dialects",
 ]
 
 #: The columns an admission reads back, in this order (see :meth:`Dialect.row`).
@@ -225,7 +228,7 @@ class Dialect:
                 found = c.fetchone()
             if found is not None:
                 return False, self.row(found)
-        return self.admission_failed(key)
+        self.admission_failed(key)
 
     def insert_sealed_row(self, c: Any, params: list[Any]) -> bool:
         """Insert a row sealed from the start (a seal without admission); False if one exists."""
@@ -236,7 +239,8 @@ class Dialect:
             return False
         return True
 
-    def admission_failed(self, key: list[Any]) -> tuple[bool, StoredRow | None]:
+    def admission_failed(self, key: list[Any]) -> NoReturn:
+        """Every attempt was overtaken by a concurrent change (in practice: never)."""
         raise RuntimeError(f"op_store: could not admit or read operation {key[1]} (scope {key[0]!r})")
 
     # --- parameters and rows -----------------------------------------------------------------
@@ -375,7 +379,7 @@ class SqliteDialect(Dialect):
                 found = c.fetchone()
             if found is not None:
                 return True, self.row(found)
-        return self.admission_failed(key)
+        self.admission_failed(key)
 
     def insert_sealed_row(self, c: Any, params: list[Any]) -> bool:
         c.execute(self.insert_sealed_ignore, params)
@@ -429,7 +433,7 @@ class PostgresDialect(Dialect):
                 return bool(found[0]), self.row(found[1:])
             # A concurrent insert committed after our snapshot: our insert conflicted and our
             # SELECT could not see it yet. A new statement has a new snapshot.
-        return self.admission_failed(key)
+        self.admission_failed(key)
 
     def insert_sealed_row(self, c: Any, params: list[Any]) -> bool:
         c.execute(self.insert_sealed_ignore, params)
@@ -441,6 +445,7 @@ DIALECTS: dict[str, type[Dialect]] = {SqliteDialect.vendor: SqliteDialect, Postg
 
 
 def dialect_class(vendor: str) -> type[Dialect]:
+    """The dialect class of a vendor (what the system checks ask without a connection)."""
     return DIALECTS.get(vendor, Dialect)
 
 
