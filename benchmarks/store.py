@@ -130,15 +130,15 @@ class RawStoreStatements:
     def __init__(self, alias: str, *, prepared: bool = True) -> None:
         from django.db import connections
 
-        from op_store.store.sql import _sql
+        from op_store.store.orm import dialect_for
 
         self.base = RawBaseline(alias, prepared=prepared)
         self.conn = self.base.conn
-        self.sql = _sql(connections[alias])
+        self.sql = dialect_for(connections[alias])
         self.vendor = self.base.vendor
         q = (lambda text: text.replace("%s", "?")) if self.vendor == "sqlite" else (lambda text: text)
         self.select_row = q(self.sql.select_row)
-        self.admit = q(self.sql.admit)
+        self.admit = q(self.sql.admit_statement)
         self.seal = q(self.sql.seal_owned + " AND " + self.sql.exists_schema)
         self.select_sealed = q(self.sql.select_sealed)
 
@@ -147,7 +147,7 @@ class RawStoreStatements:
 
         from django.utils import timezone
 
-        from op_store.store.sql import _INSERT, _SEAL
+        from op_store.store.orm.dialects import INSERT_COLUMNS, SEAL_COLUMNS
         from op_store.vox.ids import u64_to_i64
 
         sql, now = self.sql, timezone.now()
@@ -164,7 +164,7 @@ class RawStoreStatements:
             "created_at": now,
             "lease_expires_at": now + timedelta(seconds=60),
         }
-        insert = [sql.prep(name, values[name]) for name in _INSERT]
+        insert = [sql.prep(name, values[name]) for name in INSERT_COLUMNS]
         cur = self.conn.cursor()
         if self.vendor == "sqlite":
             cur.execute(self.select_row, key)
@@ -182,7 +182,7 @@ class RawStoreStatements:
             "sealed_at": now,
             "expires_at": now + timedelta(days=1),
         }
-        params = [sql.prep_root_type(root) if n == "root_type" else sql.prep(n, sealed[n]) for n in _SEAL]
+        params = [sql.prep_root_type(root) if n == "root_type" else sql.prep(n, sealed[n]) for n in SEAL_COLUMNS]
         cur.execute(self.seal, [*params, *key, "admitted", 12345, u64_to_i64(schema_id)])
         assert cur.rowcount == 1
         cur.execute(self.select_sealed, key)
@@ -357,10 +357,11 @@ def _assigns_xid(alias: str, store: Any, operation_id: int) -> int:
     nothing to the WAL)."""
     from django.db import connections, transaction
 
-    from op_store.store.sql import _sql
+    from op_store.store.orm import dialect_for
+    from op_store.store.orm.dialects import INSERT_COLUMNS
 
     conn = connections[alias]
-    sql = _sql(conn)
+    sql = dialect_for(conn)
     now = store.now()
     values = {
         "scope": store.scope,
@@ -374,11 +375,9 @@ def _assigns_xid(alias: str, store: Any, operation_id: int) -> int:
         "created_at": now,
         "lease_expires_at": now,
     }
-    from op_store.store.sql import _INSERT
-
-    params = [sql.prep(name, values[name]) for name in _INSERT] + sql.key(store.scope, operation_id)
+    params = [sql.prep(name, values[name]) for name in INSERT_COLUMNS] + sql.key(store.scope, operation_id)
     with transaction.atomic(using=alias), conn.cursor() as cursor:
-        cursor.execute(sql.admit, params)
+        cursor.execute(sql.admit_statement, params)
         assert cursor.fetchall(), "the operation should exist"
         cursor.execute("SELECT pg_current_xact_id_if_assigned()")
         assigned = cursor.fetchone()[0] is not None
@@ -390,11 +389,11 @@ def _admissions_in_atomic(alias: str, store: Any, ids: itertools.count[int], rou
     """A fresh try_admit in autocommit vs inside ``atomic()`` (on the sibling connection)."""
     from django.db import connections, transaction
 
-    from op_store.store import isolation
+    from op_store.store.orm import admission_connections
 
     conn = connections[alias]
-    isolation._isolation_cache.clear()
-    sibling = isolation._sibling(conn)
+    admission_connections.reset()
+    sibling = admission_connections.sibling(conn)
 
     def admit_in_atomic() -> object:
         with transaction.atomic(using=alias):

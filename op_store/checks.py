@@ -21,7 +21,8 @@
 
 Where W001-W003 apply the store admits inside the request transaction instead (see
 docs/architecture.md#sqlite-fallbacks): exactly once still holds, but duplicates wait rather than
-see the operation in flight. Each check's message, hint and fix: docs/checks.md.
+see the operation in flight. The checks ask the store's own rules (its alias, its dialect's isolation).
+Each check's message, hint and fix: docs/checks.md.
 """
 
 from __future__ import annotations
@@ -45,12 +46,16 @@ def _validated() -> tuple[dict[str, Any] | None, list[CheckMessage]]:
         return None, [Error(f"Invalid OP_STORE setting: {exc}", hint=_SEE, id="op_store.E001")]
 
 
-def _store_alias(values: dict[str, Any]) -> str:
-    from django.db import DEFAULT_DB_ALIAS, router
+def _store_alias() -> str:
+    from .store.orm.alias import store_alias
 
-    from .models import Operation
+    return store_alias()
 
-    return values["DATABASE"] or router.db_for_write(Operation) or DEFAULT_DB_ALIAS
+
+def _vendor(config: dict[str, Any]) -> str:
+    from django.db.utils import load_backend
+
+    return str(load_backend(str(config["ENGINE"])).DatabaseWrapper.vendor)
 
 
 @register("op_store")
@@ -58,7 +63,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     values, errors = _validated()
     if values is None:
         return errors
-    alias = _store_alias(values)
+    alias = _store_alias()
     if alias not in settings.DATABASES:
         how = "OP_STORE['DATABASE']" if values["DATABASE"] else "the database routers"
         errors.append(
@@ -69,11 +74,9 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             )
         )
     elif values["PREPARED_STATEMENTS"]:
-        from django.db.utils import load_backend
+        from .store.orm.prepared import can_prepare
 
-        from .store.prepared import can_prepare
-
-        vendor = load_backend(str(settings.DATABASES[alias]["ENGINE"])).DatabaseWrapper.vendor
+        vendor = _vendor(settings.DATABASES[alias])
         if not can_prepare(vendor):
             errors.append(
                 Warning(
@@ -92,16 +95,10 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     return errors
 
 
-def _atomic_sqlite(alias: str) -> dict[str, Any] | None:
-    """The settings of ``alias`` when it is SQLite under ATOMIC_REQUESTS, else None."""
+def _atomic_requests(alias: str) -> dict[str, Any] | None:
+    """The settings of ``alias`` when it runs under ATOMIC_REQUESTS, else None."""
     config = settings.DATABASES.get(alias) or {}
-    if not config.get("ATOMIC_REQUESTS") or "sqlite3" not in str(config.get("ENGINE", "")):
-        return None
-    return config
-
-
-def _in_memory(name: str) -> bool:
-    return name == ":memory:" or "mode=memory" in name
+    return config if config.get("ATOMIC_REQUESTS") else None
 
 
 @register("op_store")
@@ -109,32 +106,36 @@ def check_admission_isolation(app_configs: Any = None, **kwargs: Any) -> list[Ch
     values, _ = _validated()
     if values is None:
         return []
-    alias = _store_alias(values)
+    alias = _store_alias()
     if alias not in settings.DATABASES:
         return []
+    from .store.orm.dialects import dialect_class
+    from .store.orm.outcomes import IsolationLimit
+
     messages: list[CheckMessage] = []
-    config = _atomic_sqlite(alias)
-    if config is not None:
-        name = str(config.get("NAME") or ":memory:")
-        mode = str((config.get("OPTIONS") or {}).get("transaction_mode") or "").upper()
-        if _in_memory(name) and "cache=shared" not in name:
-            messages.append(
-                Warning(
-                    f"Database {alias!r} is a private in-memory SQLite database under ATOMIC_REQUESTS: "
-                    "op_store cannot commit admissions apart from the request transaction.",
-                    hint="Use a file (in WAL mode) or PostgreSQL; duplicates will wait instead of seeing 409.",
-                    id="op_store.W001",
-                )
+    config = _atomic_requests(alias)
+    isolation = None if config is None else dialect_class(_vendor(config)).static_isolation(config)
+    limit = None if isolation is None else isolation.limit
+    if limit is IsolationLimit.PRIVATE_MEMORY:
+        messages.append(
+            Warning(
+                f"Database {alias!r} is a private in-memory SQLite database under ATOMIC_REQUESTS: "
+                "op_store cannot commit admissions apart from the request transaction.",
+                hint="Use a file (in WAL mode) or PostgreSQL; duplicates will wait instead of seeing 409.",
+                id="op_store.W001",
             )
-        elif mode in ("IMMEDIATE", "EXCLUSIVE"):
-            messages.append(
-                Warning(
-                    f"Database {alias!r} is SQLite with transaction_mode {mode} under ATOMIC_REQUESTS: the request "
-                    "holds the write lock, so op_store admits inside the request transaction.",
-                    hint="Drop transaction_mode (DEFERRED) for op_store's database, or turn ATOMIC_REQUESTS off.",
-                    id="op_store.W002",
-                )
+        )
+    elif limit is IsolationLimit.WRITE_LOCK_MODE:
+        assert isolation is not None
+        mode = isolation.detail
+        messages.append(
+            Warning(
+                f"Database {alias!r} is SQLite with transaction_mode {mode} under ATOMIC_REQUESTS: the request "
+                "holds the write lock, so op_store admits inside the request transaction.",
+                hint="Drop transaction_mode (DEFERRED) for op_store's database, or turn ATOMIC_REQUESTS off.",
+                id="op_store.W002",
             )
+        )
     from django.db import router
 
     from .models import Operation
@@ -152,23 +153,29 @@ def check_admission_isolation(app_configs: Any = None, **kwargs: Any) -> list[Ch
 
 @register(Tags.database)
 def check_sqlite_journal_mode(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """W003: asked of the database each time (not the store's cached answer: a check must see a fix)."""
     values, _ = _validated()
     if values is None or not databases:
         return []
-    alias = _store_alias(values)
+    alias = _store_alias()
     if alias not in databases or alias not in settings.DATABASES:
         return []
-    config = _atomic_sqlite(alias)
-    if config is None or _in_memory(str(config.get("NAME") or ":memory:")):
+    config = _atomic_requests(alias)
+    if config is None:
         return []
     from django.db import connections
 
-    with connections[alias].cursor() as cursor:
-        cursor.execute("PRAGMA journal_mode")
-        row = cursor.fetchone()
-    journal = str(row[0] if row else "").lower()
-    if journal == "wal":
+    from .store.orm.dialects import dialect_class, dialect_for
+    from .store.orm.outcomes import IsolationLimit
+
+    if dialect_class(_vendor(config)).static_isolation(config) is not None:
+        return []  # decided by the settings alone (W001, W002) or not a question for this database
+    conn = connections[alias]
+    with conn.cursor() as cursor:
+        isolation = dialect_for(conn).probe_isolation(cursor)
+    if isolation.limit is not IsolationLimit.NOT_WAL:
         return []
+    journal = isolation.detail
     return [
         Warning(
             f"Database {alias!r} is an SQLite file in journal_mode {journal!r} under ATOMIC_REQUESTS: a request's "

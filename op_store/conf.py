@@ -5,6 +5,9 @@ validated and normalised once (durations become ``timedelta``, import strings be
 re-read when a test changes ``OP_STORE`` with ``override_settings``. Unknown keys and wrong types
 raise ``ImproperlyConfigured`` naming the key, so a typo never silently falls back to a default.
 Every key, with its type, default and an example: docs/settings.md.
+
+Every per-process cache derived from settings registers its reset with :func:`reset_on_change`;
+one ``setting_changed`` receiver runs them.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
+
+from op_store.store.base import DEFAULT_LEASE, DEFAULT_RETENTION, DEFAULT_TOMBSTONE_RETENTION
 
 STALE_POLICIES = ("indeterminate", "reexecute", "reexecute_if_transactional")
 
@@ -40,7 +45,7 @@ DEFAULTS: dict[str, Any] = {
     # Database alias for operations and schemas; None = ask the routers (db_for_write), then "default".
     "DATABASE": None,
     # How long an admission is owned before another request may see it as stale.
-    "LEASE": timedelta(seconds=60),
+    "LEASE": DEFAULT_LEASE,
     # What a stale admission (lease expired, never sealed) gets: one of STALE_POLICIES.
     "STALE_POLICY": "indeterminate",
     # Seconds a duplicate waits for an in-flight operation before 409; 0 = answer 409 at once.
@@ -50,9 +55,9 @@ DEFAULTS: dict[str, Any] = {
     # Larger reply bodies are refused with a clear error (never silently dropped).
     "MAX_RESPONSE_BYTES": 1024 * 1024,
     # How long a sealed reply is kept before purge turns it into a tombstone.
-    "RETENTION": timedelta(hours=24),
+    "RETENTION": DEFAULT_RETENTION,
     # How long a tombstone (answers 410 Gone) is kept before purge deletes it.
-    "TOMBSTONE_RETENTION": timedelta(days=7),
+    "TOMBSTONE_RETENTION": DEFAULT_TOMBSTONE_RETENTION,
     # Rows per transaction in op_store_purge.
     "PURGE_BATCH_SIZE": 1000,
     # callable(request) -> str: who the key belongs to (a key never replays to another scope).
@@ -65,12 +70,13 @@ DEFAULTS: dict[str, Any] = {
     "API_PERMISSION_CLASSES": ("rest_framework.permissions.IsAdminUser",),
     # The admin shows operations and schemas read-only unless this is False.
     "ADMIN_READ_ONLY": True,
-    # PostgreSQL (psycopg 3): prepare the store's statements on the server (op_store.store.prepared).
+    # PostgreSQL (psycopg 3): prepare the store's statements on the server (op_store.store.orm.prepared).
     # Off, like Django's default, because a transaction-pooling proxy may not support it.
     "PREPARED_STATEMENTS": False,
 }
 
-IMPORT_STRINGS = ("SCOPE_RESOLVER", "FINGERPRINT", "SEAL_STATUSES")
+#: Settings whose change can point the store at another database.
+DATABASE_SETTINGS = ("DATABASES", "DATABASE_ROUTERS", "OP_STORE", "INSTALLED_APPS")
 
 
 def as_duration(value: object, label: str) -> timedelta:
@@ -190,10 +196,24 @@ class OpStoreSettings:
 
 op_store_settings = OpStoreSettings()
 
-
-def _reload(*, setting: str, **kwargs: Any) -> None:
-    if setting in ("OP_STORE", "DATABASES", "DATABASE_ROUTERS"):
-        op_store_settings.reload()
+_resets: list[tuple[frozenset[str], Callable[[], None]]] = []
 
 
-setting_changed.connect(_reload)
+def reset_on_change(*setting_names: str) -> Callable[[Callable[[], None]], Callable[[], None]]:
+    """Register a reset to run when one of ``setting_names`` changes (``override_settings``)."""
+
+    def register(reset: Callable[[], None]) -> Callable[[], None]:
+        _resets.append((frozenset(setting_names), reset))
+        return reset
+
+    return register
+
+
+def _setting_changed(*, setting: str, **kwargs: Any) -> None:
+    for names, reset in list(_resets):
+        if setting in names:
+            reset()
+
+
+reset_on_change("OP_STORE", "DATABASES", "DATABASE_ROUTERS")(op_store_settings.reload)
+setting_changed.connect(_setting_changed, dispatch_uid="op_store.setting_changed")

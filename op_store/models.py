@@ -1,4 +1,4 @@
-"""The two tables behind :class:`op_store.store.orm.DjangoOperationStore` (DESIGN §5).
+"""The two tables behind :class:`op_store.store.orm.DjangoOperationStore`.
 
 ``Operation`` is one row per (scope, operation id): admitted, sealed (with the reply) or expired (a
 tombstone). ``Schema`` is content-addressed: its primary key is the vox schema hash, rows are
@@ -16,6 +16,7 @@ from typing import Any
 
 from django.core import validators
 from django.db import models
+from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -24,7 +25,11 @@ from op_store.vox.ids import U64_MAX, check_u64, format_hash, i64_to_u64, u64_to
 from op_store.vox.schema import Schema as VoxSchema
 from op_store.vox.schema import TypeRef
 
-__all__ = ["Operation", "OperationQuerySet", "Schema", "SchemaQuerySet", "U64Field"]
+__all__ = ["Operation", "OperationQuerySet", "Schema", "SchemaQuerySet", "U64Field", "schemas_deleted"]
+
+#: Sent (``sender=Schema``, ``using``) after schemas were deleted through the ORM, so that caches of
+#: stored schemas (the ORM store's schema cache) forget them.
+schemas_deleted = Signal()
 
 #: Longest scope (authenticated principal, session...) a row can hold.
 SCOPE_MAX_LENGTH = 255
@@ -198,9 +203,9 @@ class SchemaQuerySet(models.QuerySet["Schema"]):
         return self.get(pk=parse_hash(schema_hash) if isinstance(schema_hash, str) else schema_hash)
 
     def delete(self) -> tuple[int, dict[str, int]]:
-        """Delete, then forget the ORM store's cache of stored hashes (a seal must re-insert)."""
+        """Delete, then send ``schemas_deleted`` (a seal must insert them again)."""
         result = super().delete()
-        _forget_schema_cache()
+        schemas_deleted.send(sender=Schema, using=self.db)
         return result
 
     delete.alters_data = True  # type: ignore[attr-defined]
@@ -240,13 +245,5 @@ class Schema(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         result = super().delete(*args, **kwargs)
-        _forget_schema_cache()
+        schemas_deleted.send(sender=Schema, using=self._state.db)
         return result
-
-
-def _forget_schema_cache() -> None:
-    import sys
-
-    cache = sys.modules.get("op_store.store.schema_cache")
-    if cache is not None:  # the cache only exists once the ORM store was imported
-        cache.schema_cache.clear()

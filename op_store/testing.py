@@ -10,7 +10,7 @@ production.
 from __future__ import annotations
 
 from op_store import _compat
-from op_store.engine.transactions import ignore_atomic_blocks
+from op_store.store.transactions import ignore_atomic_blocks
 
 
 def ignore_test_case_transactions() -> None:

@@ -32,11 +32,9 @@ def _no_request_left_open() -> Iterator[None]:
     """End a request a test left open (a WSGI caller that never closed its response, as schemathesis
     does): the sibling connection would otherwise stay open into the next test."""
     yield
-    from op_store.store import isolation
+    from op_store.store.orm import admission_connections
 
-    if getattr(isolation._siblings, "in_request", False):
-        isolation._siblings.in_request = False
-        isolation.close_admission_connections()
+    admission_connections.end_request()
 
 
 # --- fixtures shared by the lifecycle tests --------------------------------------------------

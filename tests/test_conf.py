@@ -102,3 +102,44 @@ def test_store_uses_the_reloaded_retention(db):
     with override_settings(OP_STORE={"RETENTION": 60}):
         DjangoOperationStore(clock=clock).seal(1, b"x", U32, U32_REGISTRY)
     assert Operation.objects.get().expires_at == clock.now + timedelta(seconds=60)
+
+
+def test_store_defaults_are_the_settings_defaults():
+    from op_store.store import InMemoryOperationStore
+
+    values = validate({})
+    memory = InMemoryOperationStore()
+    assert (memory.retention, memory.tombstone_retention) == (values["RETENTION"], values["TOMBSTONE_RETENTION"])
+    assert memory.lease == values["LEASE"]
+
+
+def test_registered_resets_run_when_their_settings_change():
+    from op_store import conf
+
+    calls: list[str] = []
+    reset = conf.reset_on_change("OP_STORE", "USE_TZ")(lambda: calls.append("reset"))
+    try:
+        with override_settings(DEBUG=True):
+            pass
+        assert calls == []  # not one of its settings
+        with override_settings(OP_STORE={"LEASE": 5}):
+            assert calls == ["reset"]
+        assert calls == ["reset", "reset"]  # entering and leaving
+    finally:
+        conf._resets.remove(({"OP_STORE", "USE_TZ"}, reset))
+
+
+def test_settings_derived_caches_reset_together(db):
+    """The store's caches derived from the database settings all reset on one change."""
+    from django.db import connections
+
+    from op_store.store.orm import admission_connections, dialect_for, schema_cache
+
+    connection = connections["default"]
+    schema_cache.add(schema_cache.key(connection), {1})
+    admission_connections.isolation_of(connection)
+    dialect = dialect_for(connection)
+    with override_settings(DATABASE_ROUTERS=[]):
+        assert schema_cache.known(schema_cache.key(connection)) == frozenset()
+        assert dialect_for(connection) is not dialect
+        assert admission_connections._isolation == {}

@@ -27,6 +27,7 @@ from op_store.engine.policy import Options, Policy, StalePolicy
 from op_store.lifecycle.reply import reply_schema
 from op_store.problems import ANONYMOUS_KEY, ProblemError
 from op_store.store import InMemoryOperationStore
+from op_store.store import transactions as store_transactions
 
 ROOT, REGISTRY = reply_schema()
 KEY = OperationKey(42, "k-42", "Idempotency-Key")
@@ -244,5 +245,9 @@ def test_the_test_case_transaction_is_not_the_callers(monkeypatch: pytest.Monkey
     assert not transactions.in_caller_transaction("default")
     with transaction.atomic():
         assert transactions.in_caller_transaction("default")
-    monkeypatch.setattr(transactions, "_foreign_blocks", [])
-    assert transactions.in_caller_transaction("default")
+    installed = store_transactions.ignored_blocks()
+    store_transactions.ignore_atomic_blocks(None)
+    try:
+        assert transactions.in_caller_transaction("default")
+    finally:
+        store_transactions.ignore_atomic_blocks(installed)

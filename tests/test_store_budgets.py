@@ -16,8 +16,7 @@ from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
 from op_store.store import DjangoOperationStore
-from op_store.store.isolation import _sibling
-from op_store.store.orm import schema_cache
+from op_store.store.orm import admission_connections, schema_cache
 from tests.test_store_helpers import FULL, ROOT, U32, U32_REGISTRY, fresh_structs
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -130,7 +129,7 @@ def test_seal_inside_the_callers_transaction(store):
 
 def test_admission_inside_the_callers_transaction_uses_the_sibling(store):
     with transaction.atomic():
-        sibling = _sibling(connections["default"])
+        sibling = admission_connections.sibling(connections["default"])
         check(
             "try_admit in atomic (on the sibling)", lambda: store.try_admit(17), Cost(admission(), 0, 0), conn=sibling
         )

@@ -7,6 +7,7 @@ run (SQLite by default; PostgreSQL with ``OP_STORE_TEST_DB=postgres`` — ``.ci/
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -17,6 +18,7 @@ from op_store.store import (
     OperationState,
     OwnershipLostError,
     SealedResponse,
+    StoreStats,
 )
 from op_store.vox.schema import Concrete, PrimitiveType, SchemaRegistry, Var
 from tests.test_store_helpers import (  # noqa: F401  (fixtures)
@@ -409,3 +411,29 @@ def test_stats(store, clock):
     stats = store.stats()
     assert stats["operations"] == {"admitted": 1, "sealed": 1, "expired": 0}
     assert stats["total"] == 2 and stats["response_bytes"] == 3 and stats["schemas"] == 1
+
+
+def test_stats_is_a_dataclass_and_reads_like_the_old_dict(store, clock):
+    store.try_admit(1, lease=timedelta(seconds=1))
+    store.seal(2, b"abcd", U32, U32_REGISTRY)
+    clock.advance(seconds=2)
+    stats = store.stats()
+    assert isinstance(stats, StoreStats)
+    assert (stats.stale, stats.total, stats.response_bytes, stats.schemas) == (1, 2, 4, 1)
+    assert stats.operations == {"admitted": 1, "sealed": 1, "expired": 0}
+    expected_keys = {
+        "database",
+        "operations",
+        "total",
+        "stale",
+        "expired_due",
+        "tombstones_due",
+        "response_bytes",
+        "schemas",
+    }
+    assert set(stats) == expected_keys and len(stats) == 8
+    plain = stats.as_dict()
+    assert type(plain) is dict and plain == dict(stats) and plain["total"] == 2
+    assert json.loads(json.dumps(plain))["operations"]["sealed"] == 1
+    with pytest.raises(KeyError):
+        stats["as_dict"]

@@ -13,9 +13,20 @@ from django.test.utils import override_settings
 
 from op_store import signals
 from op_store.models import Operation, Schema
-from op_store.store import DjangoOperationStore, OperationState, OwnershipLostError, isolation
-from op_store.store.isolation import _admission_connection, _static_isolation
-from op_store.store.orm import DatabaseSchemaSource, schema_cache, store_alias
+from op_store.store import DjangoOperationStore, OperationState, OwnershipLostError
+from op_store.store.orm import (
+    ADMISSION_LOCK_TIMEOUT,
+    AdmissionConnections,
+    DatabaseSchemaSource,
+    Isolation,
+    IsolationLimit,
+    admission_connections,
+    close_admission_connections,
+    ignore_atomic_blocks,
+    schema_cache,
+    store_alias,
+)
+from op_store.store.orm.dialects import dialect_class
 from tests.test_store_helpers import (  # noqa: F401
     CLOSURE_IDS,
     FULL,
@@ -220,23 +231,21 @@ def test_release_and_take_over_inside_a_transaction(clock):
 @pytest.mark.django_db
 def test_inside_testcase_the_admission_stays_in_the_test_transaction():
     conn = connections["default"]
-    assert _admission_connection("default") is conn
+    assert admission_connections.acquire("default") is conn
     with transaction.atomic():
-        assert _admission_connection("default") is conn  # TestCase's block is not the caller's
+        assert admission_connections.acquire("default") is conn  # TestCase's block is not the caller's
 
 
 def test_isolation_rules():
-    class Fake:
-        def __init__(self, vendor, name, options=None):
-            self.vendor = vendor
-            self.settings_dict = {"NAME": name, "OPTIONS": options or {}}
+    def static(vendor, name, options=None):
+        return dialect_class(vendor).static_isolation({"NAME": name, "OPTIONS": options or {}})
 
-    assert _static_isolation(Fake("postgresql", "x")).possible
-    assert not _static_isolation(Fake("sqlite", ":memory:")).possible
-    assert not _static_isolation(Fake("sqlite", "file:x?mode=memory")).possible
-    assert _static_isolation(Fake("sqlite", "file:memorydb_default?mode=memory&cache=shared")).possible
-    assert not _static_isolation(Fake("sqlite", "/tmp/x.db", {"transaction_mode": "IMMEDIATE"})).possible
-    assert _static_isolation(Fake("sqlite", "/tmp/x.db")) is None  # decided by the journal mode
+    assert static("postgresql", "x").possible
+    assert not static("sqlite", ":memory:").possible
+    assert not static("sqlite", "file:x?mode=memory").possible
+    assert static("sqlite", "file:memorydb_default?mode=memory&cache=shared").possible
+    assert not static("sqlite", "/tmp/x.db", {"transaction_mode": "IMMEDIATE"}).possible
+    assert static("sqlite", "/tmp/x.db") is None  # decided by the journal mode
 
 
 def test_sqlite_journal_mode_decides(tmp_path, django_db_blocker):
@@ -250,33 +259,30 @@ def test_sqlite_journal_mode_decides(tmp_path, django_db_blocker):
     }
     conn = DatabaseWrapper(settings_dict, "journal")
     with django_db_blocker.unblock():
-        found = isolation._isolation_of(conn)
+        found = admission_connections.isolation_of(conn)
         assert not found.possible and "not WAL" in found.reason
         with conn.cursor() as cursor:
             cursor.execute("PRAGMA journal_mode=WAL")
-        isolation._isolation_cache.clear()
-        assert isolation._isolation_of(conn).possible
+        admission_connections.reset()
+        assert admission_connections.isolation_of(conn).possible
         conn.close()
-        isolation._isolation_cache.clear()
-        isolation.close_admission_connections()
+        admission_connections.reset()
+        close_admission_connections()
 
 
 @pytest.mark.django_db(transaction=True)
-def test_without_isolation_the_admission_joins_the_transaction(caplog):
+def test_without_isolation_the_admission_joins_the_transaction(caplog, monkeypatch):
     conn = connections["default"]
-    key = isolation._db_key(conn)
-    isolation._isolation_cache[key] = isolation._Isolation(False, "pretend: no WAL")
-    isolation._warned.discard(key)
+    owner = AdmissionConnections()  # nothing decided or warned yet
+    monkeypatch.setattr(owner, "isolation_of", lambda conn: Isolation(False, IsolationLimit.NOT_WAL, "pretend"))
+    monkeypatch.setattr("op_store.store.orm.store.admission_connections", owner)
     store = DjangoOperationStore()
-    try:
-        with caplog.at_level(logging.WARNING, logger="op_store"), pytest.raises(RuntimeError), transaction.atomic():
-            assert _admission_connection("default") is conn
-            assert store.try_admit(1).admitted
-            raise RuntimeError
-        assert "inside the caller's transaction (pretend: no WAL)" in caplog.text
-        assert store.lookup(1) is OperationState.UNKNOWN  # rolled back with the caller
-    finally:
-        isolation._isolation_cache.clear()
+    with caplog.at_level(logging.WARNING, logger="op_store"), pytest.raises(RuntimeError), transaction.atomic():
+        assert owner.acquire("default") is conn
+        assert store.try_admit(1).admitted
+        raise RuntimeError
+    assert "inside the caller's transaction (SQLite journal_mode pretend (not WAL)" in caplog.text
+    assert store.lookup(1) is OperationState.UNKNOWN  # rolled back with the caller
 
 
 # --- the schema cache ----------------------------------------------------------------------------
@@ -454,7 +460,7 @@ def test_sibling_lives_for_a_request_and_no_longer():
     if conn.vendor == "sqlite" and conn.is_in_memory_db():
         pytest.skip("Django never closes in-memory SQLite connections (that would drop the database)")
     store = DjangoOperationStore()
-    sibling = isolation._sibling(conn)
+    sibling = admission_connections.sibling(conn)
     with transaction.atomic():
         store.try_admit(1)
     assert sibling.connection is None  # CONN_MAX_AGE = 0, outside a request: closed after use
@@ -474,11 +480,11 @@ def test_sibling_has_a_lock_timeout_on_postgres():
     conn = connections["default"]
     if conn.vendor != "postgresql":
         pytest.skip("PostgreSQL only")
-    sibling = isolation._sibling(conn)
+    sibling = admission_connections.sibling(conn)
     try:
         with sibling.cursor() as cursor:
             cursor.execute("SHOW lock_timeout")
-            assert cursor.fetchone()[0] == isolation.ADMISSION_LOCK_TIMEOUT
+            assert cursor.fetchone()[0] == ADMISSION_LOCK_TIMEOUT
     finally:
         sibling.close()
 
@@ -497,3 +503,69 @@ def test_inside_testcase_a_lost_seal_rolls_back_the_callers_block_only(clock):
     assert not Counter.objects.exists()  # the test's own transaction is still usable
     assert store.lookup(1) is OperationState.ADMITTED
     assert Schema.objects.count() == 0
+
+
+# --- dialects, the test hook, the schema signal -----------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_portable_dialect_works_on_any_backend(monkeypatch, clock):
+    """What a backend without its own dialect (MySQL, Oracle...) runs: INSERT, then SELECT on a conflict."""
+    from op_store.store.orm import dialects
+
+    monkeypatch.setattr(dialects, "DIALECTS", {})
+    dialects.forget_dialects()
+    try:
+        store = DjangoOperationStore(clock=clock)
+        assert type(dialects.dialect_for(connections["default"])) is dialects.Dialect
+        first = store.try_admit(1, fingerprint=b"a")
+        assert first.admitted
+        again = store.try_admit(1, fingerprint=b"a")
+        assert again.in_flight and again.token == first.token
+        assert store.try_admit(1, fingerprint=b"b").conflict
+        store.seal_owned(1, first.token, b"one", U32, U32_REGISTRY)
+        assert store.try_admit(1).sealed.response == b"one"
+        store.seal(2, b"two", U32, U32_REGISTRY)  # never admitted: inserted sealed
+        store.seal(2, b"other", U32, U32_REGISTRY)  # the first reply stays
+        assert store.get_sealed(2).response == b"two"
+        with transaction.atomic():
+            assert store.try_admit(3).admitted
+            assert store.try_admit(3).in_flight
+        adm = store.try_admit(4)
+        assert store.release(4, adm.token) and store.lookup(4) is OperationState.UNKNOWN
+    finally:
+        dialects.forget_dialects()
+
+
+@pytest.mark.django_db
+def test_without_the_test_hook_a_testcase_block_counts_as_the_callers():
+    from op_store.store.orm import in_caller_transaction, transactions
+
+    conn = connections["default"]
+    installed = transactions.ignored_blocks()  # conftest's: TestCase's blocks are not the caller's
+    assert installed is not None and conn.in_atomic_block
+    assert not in_caller_transaction(conn)
+    ignore_atomic_blocks(None)
+    try:
+        assert in_caller_transaction(conn)
+    finally:
+        ignore_atomic_blocks(installed)
+    with transaction.atomic():
+        assert in_caller_transaction(conn)  # a block of the test's own code still counts
+
+
+@pytest.mark.django_db
+def test_deleting_schemas_sends_schemas_deleted():
+    from op_store.models import schemas_deleted
+
+    sent: list[dict] = []
+    schemas_deleted.connect(lambda **kw: sent.append(kw), weak=False, dispatch_uid="test")
+    try:
+        DjangoOperationStore().seal(1, b"x", U32, U32_REGISTRY)
+        Schema.objects.filter(pk=U32.type_id).delete()
+        assert [(kw["sender"], kw["using"]) for kw in sent] == [(Schema, "default")]
+        DjangoOperationStore().seal(2, b"x", U32, U32_REGISTRY)
+        Schema.objects.get(pk=U32.type_id).delete()
+        assert len(sent) == 2 and sent[1]["using"] == "default"
+    finally:
+        schemas_deleted.disconnect(dispatch_uid="test")

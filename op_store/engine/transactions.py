@@ -14,22 +14,15 @@ from typing import Any
 
 from django.db import connections, transaction
 
-from op_store import _compat
-
-#: Predicates naming open atomic blocks that are not the caller's (a test harness's own transaction,
-#: for instance): such blocks do not make a request transactional. See :mod:`op_store.testing`.
-_foreign_blocks: list[Callable[[Any], bool]] = []
-
-
-def ignore_atomic_blocks(predicate: Callable[[Any], bool]) -> None:
-    """Treat the open atomic blocks ``predicate`` accepts as not opened by the caller (idempotent)."""
-    if predicate not in _foreign_blocks:
-        _foreign_blocks.append(predicate)
+from op_store.store import transactions as store_transactions
 
 
 def in_caller_transaction(alias: str) -> bool:
-    """Whether the caller opened a transaction on ``alias`` that the work then runs in."""
-    return any(not any(foreign(block) for foreign in _foreign_blocks) for block in _compat.open_atomic_blocks(alias))
+    """Whether the caller opened a transaction on ``alias`` that the work then runs in.
+
+    The rule is the store's (:mod:`op_store.store.transactions`), so the two never disagree.
+    """
+    return store_transactions.in_caller_transaction(connections[alias])
 
 
 def atomic_request_aliases(declared_non_atomic: Iterable[str] = ()) -> list[str]:

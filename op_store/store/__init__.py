@@ -1,8 +1,8 @@
 """Operation stores: the contract, the in-memory store, and (imported lazily) the ORM store.
 
 ``import op_store.store`` and ``op_store.store.memory`` never import Django, so the contract and the
-in-memory store work without settings. ``DjangoOperationStore`` (and the maintenance functions of
-:mod:`op_store.store.orm`) load Django's models on first access.
+in-memory store work without settings. ``DjangoOperationStore``, ``store_alias`` and the maintenance
+functions of :mod:`op_store.store.orm` load Django's models on first access.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from .base import (
     SealedResponse,
     StoreError,
 )
-from .common import PurgeResult
+from .common import PurgeResult, StoreStats
 from .memory import InMemoryOperationStore
 
 if TYPE_CHECKING:
-    from .orm import DatabaseSchemaSource, DjangoOperationStore, purge, release_stale, stats
+    from .orm import DatabaseSchemaSource, DjangoOperationStore, purge, release_stale, stats, store_alias
 
 __all__ = [
     "DEFAULT_LEASE",
@@ -42,12 +42,14 @@ __all__ = [
     "PurgeResult",
     "SealedResponse",
     "StoreError",
+    "StoreStats",
     "purge",
     "release_stale",
     "stats",
+    "store_alias",
 ]
 
-_LAZY = {"DjangoOperationStore", "DatabaseSchemaSource", "purge", "release_stale", "stats"}
+_LAZY = {"DjangoOperationStore", "DatabaseSchemaSource", "purge", "release_stale", "stats", "store_alias"}
 
 
 def __getattr__(name: str) -> Any:

@@ -102,7 +102,7 @@ class Admission:
 
 
 class OperationStore(abc.ABC):
-    """The six methods of vox's ``OperationStore`` trait (see DESIGN §4 for the semantics)."""
+    """The six methods of vox's ``OperationStore`` trait (semantics: ``docs/architecture.md``)."""
 
     @abc.abstractmethod
     def admit(self, operation_id: int) -> None:
@@ -129,7 +129,10 @@ class OperationStore(abc.ABC):
         """Schemas by hash, as stored."""
 
 
+#: Defaults of both stores, and of ``OP_STORE["LEASE"]``, ``["RETENTION"]``, ``["TOMBSTONE_RETENTION"]``.
 DEFAULT_LEASE = timedelta(seconds=60)
+DEFAULT_RETENTION = timedelta(hours=24)
+DEFAULT_TOMBSTONE_RETENTION = timedelta(days=7)
 
 
 class LeasedOperationStore(OperationStore):

@@ -1,4 +1,4 @@
-"""What both stores share: input checks, the schema-closure walk, owner tokens, purge results.
+"""What both stores share: input checks, the schemas a seal writes, owner tokens, purge results, stats.
 
 No Django import here (the in-memory store uses it). Every check raises before anything is
 written, so bad input never leaves a half-written operation behind.
@@ -7,20 +7,22 @@ written, so bad input never leaves a half-written operation behind.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Container
+from collections.abc import Callable, Container, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar, cast
 
 import blake3
 
 from op_store.vox.ids import check_u64
-from op_store.vox.schema import Concrete, Schema, SchemaSource, TypeRef
+from op_store.vox.schema import Concrete, MissingSchemaIdError, Schema, SchemaSource, TypeRef, schema_closure
 
 from .base import Admission, AdmissionOutcome, MissingSchemaError, OperationState, SealedResponse
 
 __all__ = [
     "FINGERPRINT_SIZE",
     "PurgeResult",
+    "StoreStats",
     "check_operation_id",
     "check_registry",
     "check_root_type",
@@ -160,29 +162,51 @@ def seal_closure(
 ) -> list[Schema]:
     """The schemas a seal must write: the closure of ``root_type`` minus what is already stored.
 
-    vox's walk (LIFO, visited set): an id in ``known`` is stored together with its closure, so it
-    is skipped without descending. Other ids come from ``registry``; when the registry lacks one,
-    ``stored(id)`` may still say the store has it (then it is skipped like a known id), else
-    :class:`MissingSchemaError` is raised before anything is written (correction 2).
+    vox's walk (:func:`~op_store.vox.schema.schema_closure`): an id in ``known`` is stored together
+    with its closure, so it is skipped without descending. Other ids come from ``registry``; when
+    the registry lacks one, ``stored(id)`` may still say the store has it (then it is skipped like a
+    known id), else :class:`MissingSchemaError` is raised before anything is written.
     """
-    seen: set[int] = set()
-    stack = root_type.collect_ids()
-    out: list[Schema] = []
-    while stack:
-        schema_id = stack.pop()
-        if schema_id in seen or schema_id in known:
-            continue
-        seen.add(schema_id)
-        schema = registry.get_schema(schema_id)
+    if all(schema_id in known for schema_id in root_type.collect_ids()):
+        return []  # the usual seal: every root id is stored, with its closure
+    try:
+        walked = schema_closure(root_type, _SealView(registry, known, stored))
+    except MissingSchemaIdError as exc:
+        raise MissingSchemaError(exc.schema_id) from None
+    return [schema for schema in walked if schema is not _STORED]
+
+
+class _StoredLeaf:
+    """Stands in for a schema that is already stored: the walk neither descends nor keeps it."""
+
+    __slots__ = ()
+
+    def child_ids(self) -> list[int]:
+        return []
+
+
+_STORED = cast(Schema, _StoredLeaf())
+
+
+class _SealView:
+    """The registry as a seal's walk sees it: stored schemas are leaves, returned schemas checked."""
+
+    __slots__ = ("known", "registry", "stored")
+
+    def __init__(self, registry: SchemaSource, known: Container[int], stored: Callable[[int], bool] | None) -> None:
+        self.registry = registry
+        self.known = known
+        self.stored = stored
+
+    def get_schema(self, schema_id: int, /) -> Schema | None:
+        if schema_id in self.known:
+            return _STORED
+        schema = self.registry.get_schema(schema_id)
         if schema is None:
-            if stored is not None and stored(schema_id):
-                continue
-            raise MissingSchemaError(schema_id)
+            return _STORED if self.stored is not None and self.stored(schema_id) else None
         if not isinstance(schema, Schema) or schema.id != schema_id:
             raise ValueError(f"registry returned {schema!r} for schema id {schema_id:016x}")
-        stack.extend(schema.child_ids())
-        out.append(schema)
-    return out
+        return schema
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,3 +220,49 @@ class PurgeResult:
     duration: float = 0.0
     dry_run: bool = False
     extra: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStats(Mapping[str, Any]):
+    """What a store holds: counts per state, due work, reply bytes, schemas.
+
+    Also readable as the mapping the stats used to be (``stats["total"]``, ``dict(stats)``), so
+    JSON renderers and older callers keep working; :meth:`as_dict` gives a plain, JSON-ready dict.
+    """
+
+    database: str | None
+    operations: dict[str, int]  # state -> count
+    stale: int = 0  # admitted, lease expired
+    expired_due: int = 0  # sealed past retention: the next purge expires them
+    tombstones_due: int = 0  # tombstones past theirs: the next purge deletes them
+    response_bytes: int = 0  # stored reply bytes of sealed operations
+    schemas: int = 0
+
+    KEYS: ClassVar[tuple[str, ...]] = (
+        "database",
+        "operations",
+        "total",
+        "stale",
+        "expired_due",
+        "tombstones_due",
+        "response_bytes",
+        "schemas",
+    )
+
+    @property
+    def total(self) -> int:
+        return sum(self.operations.values())
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self.KEYS:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.KEYS)
+
+    def __len__(self) -> int:
+        return len(self.KEYS)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {key: dict(self.operations) if key == "operations" else self[key] for key in self.KEYS}

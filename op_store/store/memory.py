@@ -1,4 +1,4 @@
-"""``InMemoryOperationStore``: vox 0.4.0's in-memory store, with DESIGN §4's three corrections.
+"""``InMemoryOperationStore``: vox 0.4.0's in-memory store, with op_store's corrections to it.
 
 One lock guards two maps (operations by id, schemas by hash) and every method holds it for its
 whole body, as in vox. No Django import: this module loads without settings. Besides the six
@@ -22,6 +22,8 @@ from op_store.vox.schema import Schema, SchemaSource, TypeRef
 
 from .base import (
     DEFAULT_LEASE,
+    DEFAULT_RETENTION,
+    DEFAULT_TOMBSTONE_RETENTION,
     Admission,
     AdmissionOutcome,
     LeasedOperationStore,
@@ -31,6 +33,7 @@ from .base import (
 )
 from .common import (
     PurgeResult,
+    StoreStats,
     check_lease,
     check_operation_id,
     check_registry,
@@ -46,9 +49,6 @@ from .common import (
 )
 
 __all__ = ["DEFAULT_RETENTION", "DEFAULT_TOMBSTONE_RETENTION", "InMemoryOperationStore"]
-
-DEFAULT_RETENTION = timedelta(hours=24)
-DEFAULT_TOMBSTONE_RETENTION = timedelta(days=7)
 
 
 @dataclass(slots=True)
@@ -285,7 +285,7 @@ class InMemoryOperationStore(LeasedOperationStore):
             ):
                 raise OwnershipLostError(_lost_message(operation_id, token, entry))
             if entry is not None and entry.state is not OperationState.ADMITTED:
-                return  # correction 1: sealed (and a tombstone) is absorbing
+                return  # a seal of a sealed id (or a tombstone) keeps the first reply
             for schema in new_schemas:
                 self._schemas[schema.id] = schema
             if entry is None:  # sealing an id that was never admitted works (as in vox)
@@ -339,8 +339,8 @@ class InMemoryOperationStore(LeasedOperationStore):
                     del self._operations[op_id]
         return len(stale)
 
-    def stats(self, now: datetime | None = None) -> dict[str, object]:
-        """The same shape as :func:`op_store.store.orm.stats`."""
+    def stats(self, now: datetime | None = None) -> StoreStats:
+        """What :func:`op_store.store.orm.stats` reports, for this store (``database`` is None)."""
         now = now or self._clock()
         with self._lock:
             counts = {state.value: 0 for state in OperationState if state is not OperationState.UNKNOWN}
@@ -355,16 +355,15 @@ class InMemoryOperationStore(LeasedOperationStore):
                     tombstones_due += due
                 else:
                     stale += entry.lease_expires_at is not None and entry.lease_expires_at < now
-            return {
-                "database": None,
-                "operations": counts,
-                "total": sum(counts.values()),
-                "stale": stale,
-                "expired_due": expired_due,
-                "tombstones_due": tombstones_due,
-                "response_bytes": size,
-                "schemas": len(self._schemas),
-            }
+            return StoreStats(
+                database=None,
+                operations=counts,
+                stale=stale,
+                expired_due=expired_due,
+                tombstones_due=tombstones_due,
+                response_bytes=size,
+                schemas=len(self._schemas),
+            )
 
 
 def _lost_message(operation_id: int, token: int, entry: _Entry | None) -> str:

@@ -20,18 +20,18 @@ class Command(BaseCommand):
 
         data = stats(using=options["database"])
         if options["json"]:
-            self.stdout.write(json.dumps(data, indent=2, sort_keys=True))
+            self.stdout.write(json.dumps(data.as_dict(), indent=2, sort_keys=True))
             return
         rows = [
-            *((f"operations {state}", count) for state, count in data["operations"].items()),
-            ("operations total", data["total"]),
-            ("stale admissions (lease expired)", data["stale"]),
-            ("sealed past retention (purge expires)", data["expired_due"]),
-            ("tombstones past retention (purge deletes)", data["tombstones_due"]),
-            ("sealed response bytes", data["response_bytes"]),
-            ("schemas", data["schemas"]),
+            *((f"operations {state}", count) for state, count in data.operations.items()),
+            ("operations total", data.total),
+            ("stale admissions (lease expired)", data.stale),
+            ("sealed past retention (purge expires)", data.expired_due),
+            ("tombstones past retention (purge deletes)", data.tombstones_due),
+            ("sealed response bytes", data.response_bytes),
+            ("schemas", data.schemas),
         ]
-        self.stdout.write(f"op_store on database {data['database']!r}")
+        self.stdout.write(f"op_store on database {data.database!r}")
         width = max(len(label) for label, _ in rows)
         for label, value in rows:
             self.stdout.write(f"  {label:<{width}}  {value:>12,}")

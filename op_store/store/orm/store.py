@@ -1,0 +1,358 @@
+"""``DjangoOperationStore``: the OperationStore contract on the Django ORM.
+
+The store resolves its database, checks input and sends signals; the SQL and the way each vendor
+admits live in :mod:`.dialects`, the sibling connection in :mod:`.siblings`, the seal in
+:mod:`.sealing`, batch jobs in :mod:`.maintenance`. See :mod:`op_store.store.orm` for the design.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.utils import timezone
+
+from op_store.conf import op_store_settings
+from op_store.models import SCOPE_MAX_LENGTH, Operation
+from op_store.signals import operation_admitted, operation_removed
+from op_store.vox.schema import SchemaSource, TypeRef
+
+from ..base import DEFAULT_LEASE, Admission, AdmissionOutcome, LeasedOperationStore, OperationState, SealedResponse
+from ..common import (
+    PurgeResult,
+    StoreStats,
+    check_lease,
+    check_operation_id,
+    check_text,
+    fingerprint_digest,
+    new_token,
+)
+from . import maintenance
+from .alias import store_alias
+from .dialects import INSERT_COLUMNS, dialect_for
+from .prepared import statement_cursor
+from .schemas import DatabaseSchemaSource
+from .sealing import seal
+from .siblings import admission_connections
+
+__all__ = ["DjangoOperationStore", "purge", "release_stale", "stats"]
+
+logger = logging.getLogger("op_store")
+
+_ADMITTED = Operation.State.ADMITTED.value
+_SEALED = Operation.State.SEALED.value
+
+
+class DjangoOperationStore(LeasedOperationStore):
+    """The OperationStore contract on the ORM, bound to one scope.
+
+    ``scope`` separates clients: operation ids are only unique per client session, so the same id
+    in two scopes is two operations. ``clock`` (default ``django.utils.timezone.now``) lets tests
+    travel in time; leases and retention are computed from it, not from the database server.
+    """
+
+    def __init__(
+        self,
+        scope: str = "",
+        using: str | None = None,
+        clock: Callable[[], datetime] | None = None,
+        *,
+        prepared: bool | None = None,
+    ) -> None:
+        self.scope = check_text(scope, "scope", SCOPE_MAX_LENGTH)
+        if using is not None and not isinstance(using, str):
+            raise TypeError(f"using must be a database alias or None, got {using!r}")
+        if prepared is not None and not isinstance(prepared, bool):
+            raise TypeError(f"prepared must be True, False or None, got {prepared!r}")
+        self.using = using
+        self.prepared = prepared
+        self._clock = clock or timezone.now
+
+    def __repr__(self) -> str:
+        return f"<DjangoOperationStore scope={self.scope!r} using={self.using!r}>"
+
+    @property
+    def alias(self) -> str:
+        return store_alias(self.using)
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    def cursor(self, conn: BaseDatabaseWrapper) -> Any:
+        """A cursor for the store's statements (prepared on the server if asked: ``prepared``, else
+        ``OP_STORE["PREPARED_STATEMENTS"]``; see :mod:`op_store.store.orm.prepared`)."""
+        prepared = op_store_settings.PREPARED_STATEMENTS if self.prepared is None else self.prepared
+        return statement_cursor(conn, prepared)
+
+    # --- the six contract methods ------------------------------------------------------------
+
+    def admit(self, operation_id: int) -> None:
+        self._admit(check_operation_id(operation_id), None, op_store_settings.LEASE, "", "", False)
+
+    def lookup(self, operation_id: int) -> OperationState:
+        operation_id = check_operation_id(operation_id)
+        conn = connections[self.alias]
+        dialect = dialect_for(conn)
+        with self.cursor(conn) as cursor:
+            cursor.execute(dialect.select_state, dialect.key(self.scope, operation_id))
+            row = cursor.fetchone()
+        return OperationState.UNKNOWN if row is None else OperationState(row[0])
+
+    def get_sealed(self, operation_id: int) -> SealedResponse | None:
+        operation_id = check_operation_id(operation_id)
+        conn = connections[self.alias]
+        dialect = dialect_for(conn)
+        with self.cursor(conn) as cursor:
+            cursor.execute(dialect.select_sealed, dialect.key(self.scope, operation_id))
+            row = cursor.fetchone()
+        if row is None or row[0] != _SEALED:
+            return None
+        root = dialect.root_type(row[2])
+        assert root is not None
+        return SealedResponse(bytes(row[1]), root, row[3])
+
+    def seal(self, operation_id: int, response: bytes, root_type: TypeRef, registry: SchemaSource) -> None:
+        seal(self, operation_id, None, response, root_type, registry, None)
+
+    def remove(self, operation_id: int) -> None:
+        self._delete(check_operation_id(operation_id), None, "remove")
+
+    def schema_source(self) -> DatabaseSchemaSource:
+        return DatabaseSchemaSource(self.using)
+
+    # --- leased, fenced admission -------------------------------------------------------------
+
+    def try_admit(
+        self,
+        operation_id: int,
+        *,
+        fingerprint: bytes | None = None,
+        lease: timedelta = DEFAULT_LEASE,
+        method: str = "",
+        key: str = "",
+        transactional: bool = False,
+    ) -> Admission:
+        return self._admit(
+            check_operation_id(operation_id),
+            fingerprint_digest(fingerprint),
+            check_lease(lease),
+            check_text(method, "method", 255),
+            check_text(key, "key", 255),
+            bool(transactional),
+        )
+
+    def _admit(
+        self, operation_id: int, digest: bytes | None, lease: timedelta, method: str, key: str, transactional: bool
+    ) -> Admission:
+        conn = admission_connections.acquire(self.alias)
+        dialect = dialect_for(conn)
+        now = self._clock()
+        token = new_token()
+        lease_expires_at = now + lease
+        values = {
+            "scope": self.scope,
+            "operation_id": operation_id,
+            "state": _ADMITTED,
+            "method": method,
+            "key": key,
+            "fingerprint": digest,
+            "token": token,
+            "transactional": transactional,
+            "created_at": now,
+            "lease_expires_at": lease_expires_at,
+        }
+
+        def params() -> list[Any]:
+            return [dialect.prep(name, values[name]) for name in INSERT_COLUMNS]
+
+        try:
+            inserted, row = dialect.admit(
+                functools.partial(self.cursor, conn), dialect.key(self.scope, operation_id), params
+            )
+        finally:
+            admission_connections.done(conn)
+        if inserted:
+            admission = Admission(
+                AdmissionOutcome.ADMITTED, token, lease_expires_at=lease_expires_at, transactional=transactional
+            )
+            self._admitted(operation_id, admission, method, key, taken_over=False)
+            return admission
+        assert row is not None
+        admission = row.classify(digest, now)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "op_store: %s scope=%r operation_id=%d",
+                admission.outcome.value,
+                self.scope,
+                operation_id,
+                extra={
+                    "op_store": {"event": admission.outcome.value, "scope": self.scope, "operation_id": operation_id}
+                },
+            )
+        return admission
+
+    def _admitted(self, operation_id: int, admission: Admission, method: str, key: str, *, taken_over: bool) -> None:
+        operation_admitted.send(
+            sender=type(self),
+            store=self,
+            scope=self.scope,
+            operation_id=operation_id,
+            token=admission.token,
+            method=method,
+            key=key,
+            lease_expires_at=admission.lease_expires_at,
+            transactional=admission.transactional,
+            taken_over=taken_over,
+        )
+        if logger.isEnabledFor(logging.DEBUG):
+            event = "taken_over" if taken_over else "admitted"
+            logger.debug(
+                "op_store: %s scope=%r operation_id=%d",
+                event,
+                self.scope,
+                operation_id,
+                extra={"op_store": {"event": event, "scope": self.scope, "operation_id": operation_id}},
+            )
+
+    def take_over(
+        self,
+        operation_id: int,
+        stale_token: int,
+        *,
+        lease: timedelta = DEFAULT_LEASE,
+        transactional: bool = False,
+        fingerprint: bytes | None = None,
+    ) -> Admission:
+        """Compare-and-set a stale admission to a new owner (see the base class).
+
+        If the operation vanished meanwhile (released), it is admitted afresh with ``fingerprint``.
+        """
+        operation_id = check_operation_id(operation_id)
+        lease = check_lease(lease)
+        digest = fingerprint_digest(fingerprint)
+        if isinstance(stale_token, bool) or not isinstance(stale_token, int):
+            raise TypeError(f"stale_token must be an int, got {type(stale_token).__name__}")
+        conn = admission_connections.acquire(self.alias)
+        dialect = dialect_for(conn)
+        now = self._clock()
+        token = new_token()
+        lease_expires_at = now + lease
+        key = dialect.key(self.scope, operation_id)
+        try:
+            with self.cursor(conn) as cursor:
+                cursor.execute(
+                    dialect.take_over,
+                    [
+                        token,
+                        dialect.prep("lease_expires_at", lease_expires_at),
+                        dialect.prep("transactional", bool(transactional)),
+                        *key,
+                        _ADMITTED,
+                        stale_token,
+                        dialect.prep("lease_expires_at", now),
+                    ],
+                )
+                won = cursor.rowcount == 1
+                if not won:
+                    cursor.execute(dialect.select_row, key)
+                    found = cursor.fetchone()
+        finally:
+            admission_connections.done(conn)
+        if won:
+            admission = Admission(
+                AdmissionOutcome.ADMITTED, token, lease_expires_at=lease_expires_at, transactional=bool(transactional)
+            )
+            self._admitted(operation_id, admission, "", "", taken_over=True)
+            return admission
+        if found is None:
+            return self._admit(operation_id, digest, lease, "", "", bool(transactional))
+        return dialect.row(found).classify(digest, now)
+
+    def seal_owned(
+        self,
+        operation_id: int,
+        token: int,
+        response: bytes,
+        root_type: TypeRef,
+        registry: SchemaSource,
+        *,
+        status_code: int | None = None,
+    ) -> None:
+        if isinstance(token, bool) or not isinstance(token, int):
+            raise TypeError(f"token must be an int, got {type(token).__name__}")
+        seal(self, operation_id, token, response, root_type, registry, status_code)
+
+    def release(self, operation_id: int, token: int) -> bool:
+        if isinstance(token, bool) or not isinstance(token, int):
+            raise TypeError(f"token must be an int, got {type(token).__name__}")
+        return self._delete(check_operation_id(operation_id), token, "release")
+
+    def _delete(self, operation_id: int, token: int | None, reason: str) -> bool:
+        alias = self.alias
+        conn = connections[alias]
+        if dialect_for(conn).removes_on_sibling:
+            conn = admission_connections.acquire(alias)
+        dialect = dialect_for(conn)
+        params = [*dialect.key(self.scope, operation_id), _ADMITTED]
+        if token is not None:
+            params.append(token)
+        statement = dialect.delete_statement(owned=token is not None, on_sibling=conn.alias != alias)
+        try:
+            with self.cursor(conn) as cursor:
+                cursor.execute(statement, params)
+                removed = cursor.rowcount > 0
+        finally:
+            admission_connections.done(conn)
+        if removed:
+            operation_removed.send(
+                sender=type(self), store=self, scope=self.scope, operation_id=operation_id, reason=reason
+            )
+            logger.debug(
+                "op_store: removed scope=%r operation_id=%d (%s)",
+                self.scope,
+                operation_id,
+                reason,
+                extra={"op_store": {"event": "removed", "scope": self.scope, "operation_id": operation_id}},
+            )
+        return removed
+
+    # --- maintenance ----------------------------------------------------------------------------
+
+    def purge(
+        self,
+        now: datetime | None = None,
+        *,
+        batch_size: int | None = None,
+        progress: Callable[[str, int, int | None], None] | None = None,
+        dry_run: bool = False,
+    ) -> PurgeResult:
+        """:func:`purge` on this store's database (across every scope), with this store's clock."""
+        return maintenance.purge(
+            sender=type(self),
+            now=now or self._clock(),
+            using=self.using,
+            batch_size=batch_size,
+            progress=progress,
+            dry_run=dry_run,
+        )
+
+    def release_stale(self, now: datetime | None = None, *, dry_run: bool = False) -> int:
+        """:func:`release_stale` for this store's scope."""
+        return maintenance.release_stale(
+            sender=type(self), now=now or self._clock(), using=self.using, scope=self.scope, dry_run=dry_run
+        )
+
+    def stats(self, now: datetime | None = None) -> StoreStats:
+        """:func:`stats` of this store's database (all scopes)."""
+        return maintenance.stats(using=self.using, now=now or self._clock())
+
+
+#: Maintenance across scopes, with the store class as the signals' sender (see :mod:`.maintenance`).
+purge = functools.partial(maintenance.purge, sender=DjangoOperationStore)
+release_stale = functools.partial(maintenance.release_stale, sender=DjangoOperationStore)
+stats = maintenance.stats
