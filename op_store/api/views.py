@@ -18,7 +18,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from op_store.models import Operation, Schema
-from op_store.store.orm import DjangoOperationStore, purge, stats, store_alias
+from op_store.store import purge, stats
+from op_store.store.orm import store_alias
 from op_store.vox.ids import parse_hash
 
 from . import serializers as s
@@ -94,15 +95,14 @@ class OperationDetail(OpStoreView, generics.RetrieveDestroyAPIView):
 
     def delete(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         operation = self.get_object()
-        if operation.state != Operation.State.ADMITTED:
+        result = Operation.objects.using(operation._state.db).release_admitted([operation.pk])
+        if result.not_admitted and operation.state != Operation.State.ADMITTED:
             raise Conflict(
                 f"operation {operation.operation_id} is {operation.state}: only admitted operations can be "
                 "released, a sealed reply may already have reached its client",
                 code="not-admitted",
             )
-        DjangoOperationStore(scope=operation.scope, using=operation._state.db).remove(operation.operation_id)
-        if Operation.objects.using(operation._state.db).filter(pk=operation.pk).exists():
-            # remove() deletes only an admitted row: it was sealed in the meantime.
+        if result.not_admitted or result.busy:
             raise Conflict("the operation was sealed while being released", code="not-admitted")
         return Response(status=status.HTTP_204_NO_CONTENT)
 
