@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
@@ -453,6 +454,36 @@ def bytes_value(value: Any) -> bytes | None:
     return None
 
 
+# --- Result replies --------------------------------------------------------------------------
+
+_RESULT_VARIANTS = ("Ok", "Err")
+
+
+@functools.cache
+def result_type_id() -> int:
+    """The hash of vox's generic ``Result<T, E>`` schema: the same for every ``T`` and ``E`` (the
+    arguments are in the root type, not in the schema), so one comparison tells a Result reply."""
+    from op_store.vox import Result, schema_for
+
+    root = schema_for(Result[bool, bool])[0]
+    assert isinstance(root, Concrete)
+    return root.type_id
+
+
+def is_result(root: TypeRef | None) -> bool:
+    """Whether ``root`` is a ``Result<T, E>`` (every RPC reply is one)."""
+    return isinstance(root, Concrete) and root.type_id == result_type_id()
+
+
+def reply_variant(root_type: Any, head: bytes | memoryview | None) -> str | None:
+    """``"Ok"`` or ``"Err"`` for a sealed ``Result`` from the first byte of its payload alone (postcard
+    writes an enum's variant index first: 0 is Ok, 1 is Err); None for any other reply."""
+    if not head or not is_result(parse_root_type(root_type)):
+        return None
+    index = bytes(head)[0]
+    return _RESULT_VARIANTS[index] if index < len(_RESULT_VARIANTS) else None
+
+
 # --- decoding ----------------------------------------------------------------------------------
 
 
@@ -490,6 +521,14 @@ class DecodedResponse:
     @property
     def hex_truncated(self) -> bool:
         return len(self.raw) > HEX_LIMIT
+
+    @property
+    def result_variant(self) -> str | None:
+        """``"Ok"`` or ``"Err"`` when the reply is a decoded ``Result`` (an RPC reply), else None."""
+        if self.error is not None or not is_result(self.root_type) or not isinstance(self.value, Mapping):
+            return None
+        variant = self.value.get("variant")
+        return variant if variant in _RESULT_VARIANTS else None
 
     @property
     def kind(self) -> str:

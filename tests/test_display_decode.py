@@ -202,3 +202,28 @@ def test_the_bar_chart_is_inline_svg_with_a_tooltip_per_bar():
     assert svg.count('<rect class="ops-bar"') == 3
     assert "<title>11:00: 4</title>" in svg and "&lt;12:00&gt;" in svg
     assert bar_chart_svg([]).startswith("<svg")
+
+
+@pytest.mark.parametrize(
+    ("value", "tp", "variant"),
+    [
+        (Ok(Point(1, 1)), Result[Point, str], "Ok"),
+        (Err("nope"), Result[Point, str], "Err"),
+        (Err(3), Result[str, I32], "Err"),
+        (Point(1, 0), Point, None),
+        (Shape.Circle(1.0), Shape, None),  # an enum, but not a Result: its index 1 means nothing here
+    ],
+)
+def test_ok_and_err_are_told_from_the_decoded_value_and_from_the_first_byte(value, tp, variant):
+    from op_store.display import reply_variant
+
+    root, _ = schema_for(tp)
+    data = encode(value, tp)
+    assert _decode(value, tp).result_variant == variant
+    assert reply_variant(root.to_json(), data[:1]) == variant
+    assert reply_variant(root.to_json(), None) is None and reply_variant(None, data[:1]) is None
+
+
+def test_a_corrupt_result_is_no_variant():
+    decoded = _decode(None, Result[Point, str], data=b"\x05")
+    assert decoded.result_variant is None and decoded.kind == "error"
