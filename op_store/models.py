@@ -78,6 +78,10 @@ class OperationQuerySet(models.QuerySet["Operation"]):
         """Admitted operations whose lease has run out (their owner may be gone)."""
         return self.admitted().filter(lease_expires_at__lt=now or timezone.now())
 
+    def not_stale(self, now: datetime | None = None) -> OperationQuerySet:
+        """Everything :meth:`stale` leaves out: sealed, expired, and admitted under a live lease."""
+        return self.exclude(state=Operation.State.ADMITTED, lease_expires_at__lt=now or timezone.now())
+
     def in_flight(self, now: datetime | None = None) -> OperationQuerySet:
         return self.admitted().filter(lease_expires_at__gte=now or timezone.now())
 

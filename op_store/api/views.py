@@ -66,7 +66,10 @@ class APIRoot(OpStoreView):
         )
 
 
-@extend_schema(methods=["GET"], responses={200: s.OperationSerializer(many=True), **_problems(400, 401, 403, 404)})
+@extend_schema(
+    methods=["GET"],
+    responses={200: s.OperationSerializer(many=True), **_problems(400, 401, 403, 404)},
+)
 class OperationList(OpStoreView, generics.ListAPIView):
     """Operations, newest first, filtered; cursor-paginated (``next``/``previous`` links, no counts)."""
 
@@ -107,7 +110,10 @@ class OperationDetail(OpStoreView, generics.RetrieveDestroyAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-@extend_schema(methods=["GET"], responses={200: s.SchemaSerializer(many=True), **_problems(400, 401, 403, 404)})
+@extend_schema(
+    methods=["GET"],
+    responses={200: s.SchemaSerializer(many=True), **_problems(400, 401, 403, 404)},
+)
 class SchemaList(OpStoreView, generics.ListAPIView):
     """Stored schemas by hash; cursor-paginated."""
 
