@@ -337,9 +337,6 @@ class HttpBody:
     content_type: str
     size: int
 
-    def to_json(self) -> dict[str, Any]:
-        return {"encoding": self.encoding, "content_type": self.content_type, "size": self.size, "value": self.value}
-
 
 @dataclass(frozen=True, slots=True)
 class HttpReplyView:
@@ -360,14 +357,6 @@ class HttpReplyView:
         """The first header called ``name`` (any case), or ``""``."""
         wanted = name.lower()
         return next((v for k, v in self.headers if k.lower() == wanted), "")
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "reason": self.reason,
-            "headers": [[k, v] for k, v in self.headers],
-            "body": self.body.to_json(),
-        }
 
 
 def _is_json_type(content_type: str) -> bool:
@@ -536,22 +525,6 @@ class DecodedResponse:
         if self.error is not None:
             return "error"
         return "http" if self.http is not None else "value"
-
-    def to_json(self, *, include_hex: bool | None = None) -> dict[str, Any]:
-        """The API form; the hex is included on error (or when asked), cut at HEX_LIMIT bytes."""
-        with_hex = (not self.ok) if include_hex is None else include_hex
-        out: dict[str, Any] = {
-            "kind": self.kind,
-            "size": self.size,
-            "type": self.type_name,
-            "value": self.value if self.kind == "value" else None,  # an HTTP reply is in "http"
-            "http": self.http.to_json() if self.http is not None else None,
-            "error": {"type": self.error_type, "detail": self.error} if self.error is not None else None,
-        }
-        if with_hex:
-            out["hex"] = self.hex
-            out["hex_truncated"] = self.hex_truncated
-        return out
 
 
 def parse_root_type(data: Any) -> TypeRef | None:

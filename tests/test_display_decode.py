@@ -20,6 +20,13 @@ from op_store.vox import I32, Err, Ok, Result, SchemaRegistry, encode, schema_fo
 from tests.test_display_support import Point, Shape
 
 
+def _api_form(decoded):
+    """The decoded payload as the inspection API sends it."""
+    from op_store.api.serializers import DecodedResponseSerializer
+
+    return DecodedResponseSerializer(decoded).data
+
+
 def _decode(value, tp, *, registry=None, data=None):
     root, reg = schema_for(tp)
     return decode_response(encode(value, tp) if data is None else data, root.to_json(), registry or reg)
@@ -49,7 +56,7 @@ def test_values_decode_to_json_through_their_schemas(value, tp, expected, type_n
     assert decoded.kind == "value"
     assert decoded.value == expected
     assert decoded.type_name == type_name
-    out = decoded.to_json()
+    out = _api_form(decoded)
     assert out["value"] == expected and out["error"] is None and "hex" not in out
     assert {entry.schema_id for entry in decoded.closure} == set(schema_for(tp)[1])
 
@@ -64,7 +71,7 @@ def test_an_http_reply_is_shown_as_status_headers_and_a_pretty_body():
     assert http is not None
     assert (http.status, http.reason, http.header("location")) == (201, "Created", "/o/1")
     assert http.body.encoding == "json" and http.body.value == {"id": 1}
-    out = decoded.to_json()
+    out = _api_form(decoded)
     assert out["value"] is None
     assert out["http"]["headers"] == [["Content-Type", "application/json"], ["Location", "/o/1"]]
     assert out["http"]["body"] == {
@@ -111,7 +118,7 @@ def test_corrupt_bytes_give_an_error_and_the_hex():
     assert not decoded.ok and decoded.kind == "error"
     assert decoded.error_type == "decode_error"
     assert "byte 2" in (decoded.error or "")
-    out = decoded.to_json()
+    out = _api_form(decoded)
     assert out["hex"] == "020400" and out["value"] is None and out["error"]["type"] == "decode_error"
 
 
@@ -130,14 +137,14 @@ def test_a_missing_schema_is_named_and_the_bytes_shown():
     assert f"{point_id:016x}" in (decoded.error or "")
     assert decoded.type_name == f"Vec<#{point_id:016x}>"
     assert [e.schema is None for e in decoded.closure].count(True) == 1
-    assert decoded.to_json()["hex"] == encode([Point(1, 2)], list[Point]).hex()
+    assert _api_form(decoded)["hex"] == encode([Point(1, 2)], list[Point]).hex()
 
 
 def test_an_unreadable_root_type_is_an_error():
     for root in (None, {"tag": "nonsense"}, "not json", {"tag": "concrete"}):
         decoded = decode_response(b"\x00", root, SchemaRegistry())
         assert decoded.error_type == "invalid_root_type"
-        assert decoded.to_json()["hex"] == "00"
+        assert _api_form(decoded)["hex"] == "00"
 
 
 def test_a_corrupt_schema_row_is_an_error_too():
@@ -148,7 +155,7 @@ def test_a_corrupt_schema_row_is_an_error_too():
     root, _ = schema_for(Point)
     decoded = decode_response(b"\x02\x04", root, Broken())
     assert not decoded.ok
-    assert decoded.to_json()["hex"] == "0204"
+    assert _api_form(decoded)["hex"] == "0204"
 
 
 def test_hex_is_cut_for_huge_payloads():
@@ -156,7 +163,7 @@ def test_hex_is_cut_for_huge_payloads():
     decoded = decode_response(b"\xff" * (HEX_LIMIT + 10), root, registry)
     assert not decoded.ok
     assert len(decoded.hex) == 2 * HEX_LIMIT and decoded.hex_truncated
-    assert decoded.to_json()["hex_truncated"] is True
+    assert _api_form(decoded)["hex_truncated"] is True
 
 
 def test_the_caching_source_asks_once_per_hash_misses_included():
