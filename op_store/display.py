@@ -48,6 +48,7 @@ from op_store.vox.schema import (
     TuplePayload,
     TypeRef,
     Var,
+    schema_closure,
 )
 
 logger = logging.getLogger("op_store.display")
@@ -61,7 +62,9 @@ HEX_LIMIT = 64 * 1024
 class CachingSchemaSource:
     """Remembers every answer of another source, misses too, so one page asks each hash once.
 
-    ``get_schemas`` batches lookups when the wrapped source can (the ORM store's source can).
+    When the wrapped source has ``get_schemas`` (the ORM store's has), a schema's children are
+    fetched in one batch as soon as the schema is: a closure walk then costs one query per schema
+    with children, not one per schema.
     """
 
     def __init__(self, source: SchemaSource) -> None:
@@ -71,16 +74,23 @@ class CachingSchemaSource:
     def get_schema(self, schema_id: int, /) -> Schema | None:
         if schema_id not in self._cache:
             self._cache[schema_id] = self._source.get_schema(schema_id)
-        return self._cache[schema_id]
+        schema = self._cache[schema_id]
+        if schema is not None:
+            self._prefetch(schema.child_ids())  # what a walk asks for next
+        return schema
 
     def get_schemas(self, schema_ids: Iterable[int]) -> dict[int, Schema]:
-        wanted = [i for i in schema_ids if i not in self._cache]
+        ids = list(schema_ids)
+        self._prefetch(ids)
+        return {i: s for i in ids if (s := self.get_schema(i)) is not None}
+
+    def _prefetch(self, schema_ids: Iterable[int]) -> None:
+        wanted = [i for i in dict.fromkeys(schema_ids) if i not in self._cache]
         batch = getattr(self._source, "get_schemas", None)
         if wanted and callable(batch):
             found = batch(wanted)
             for schema_id in wanted:
                 self._cache[schema_id] = found.get(schema_id)
-        return {i: s for i in schema_ids if (s := self.get_schema(i)) is not None}
 
 
 def caching(source: SchemaSource) -> CachingSchemaSource:
@@ -302,26 +312,23 @@ class ClosureEntry:
 
 
 def closure_entries(root: TypeRef, source: SchemaSource) -> list[ClosureEntry]:
-    """Every schema reachable from ``root``, breadth first; missing ones are listed too.
-
-    A source with ``get_schemas(ids) -> {id: Schema}`` (the ORM store's) is asked once per level
-    of depth instead of once per schema.
-    """
-    batch = getattr(source, "get_schemas", None)
-    seen: set[int] = set()
-    out: list[ClosureEntry] = []
-    level = list(dict.fromkeys(root.collect_ids()))
-    while level:
-        seen.update(level)
-        found = batch(level) if callable(batch) else {}
-        following: list[int] = []
-        for schema_id in level:
-            schema = found.get(schema_id) if schema_id in found else source.get_schema(schema_id)
-            out.append(ClosureEntry(schema_id, schema))
-            if schema is not None:
-                following.extend(i for i in schema.child_ids() if i not in seen)
-        level = list(dict.fromkeys(following))
-    return out
+    """Every schema reachable from ``root`` (vox's :func:`~op_store.vox.schema.schema_closure`), the
+    root type's own first; a schema the source lacks is listed as missing and the walk goes on past
+    it (it has no known children). Lookups go through one cache, the root's ids in one batch when
+    the source has ``get_schemas``."""
+    source = caching(source)
+    first = {schema_id: i for i, schema_id in enumerate(dict.fromkeys(root.collect_ids()))}
+    source.get_schemas(first)
+    missing: list[int] = []
+    while True:  # once per missing schema: the cache answers the walks after the first
+        try:
+            found = schema_closure(root, source, skip=missing)
+            break
+        except MissingSchemaIdError as exc:
+            missing.append(exc.schema_id)
+    entries = [ClosureEntry(schema.id, schema) for schema in found]
+    entries += [ClosureEntry(schema_id, None) for schema_id in missing]
+    return sorted(entries, key=lambda entry: first.get(entry.schema_id, len(first)))
 
 
 # --- HTTP replies ------------------------------------------------------------------------------

@@ -234,3 +234,43 @@ def test_ok_and_err_are_told_from_the_decoded_value_and_from_the_first_byte(valu
 def test_a_corrupt_result_is_no_variant():
     decoded = _decode(None, Result[Point, str], data=b"\x05")
     assert decoded.result_variant is None and decoded.kind == "error"
+
+
+class _CountingBatchSource:
+    """A registry that counts its lookups, with the ORM source's batch interface."""
+
+    def __init__(self, registry):
+        self.registry = registry
+        self.single = 0
+        self.batches = []
+
+    def get_schema(self, schema_id):
+        self.single += 1
+        return self.registry.get(schema_id)
+
+    def get_schemas(self, schema_ids):
+        self.batches.append(sorted(schema_ids))
+        return {i: self.registry[i] for i in schema_ids if i in self.registry}
+
+
+def test_a_closure_walk_asks_in_batches_not_schema_by_schema():
+    """HttpReply { status: u16, headers: Vec<(String, String)>, body: Bytes }: the struct, then in
+    one batch every schema its fields name (u16, Vec, the tuple and String as Vec's arguments,
+    Bytes); those name nothing new (Vec<T> and (A, B) are generic). Two batches, no single lookup."""
+    root, registry = reply_schema()
+    source = _CountingBatchSource(registry)
+    decoded = decode_response(encode_reply(HttpReply(200, [("A", "b")], b"")), root, source)
+    assert decoded.ok and {e.schema_id for e in decoded.closure} == set(registry)
+    assert source.single == 0 and len(source.batches) == 2
+    assert decoded.closure[0].schema_id == root.type_id  # the root type's own schema first
+
+
+def test_every_missing_schema_is_listed_and_the_walk_goes_on():
+    root, registry = schema_for(Result[Point, str])
+    point = schema_for(Point)[0].type_id
+    string = schema_for(str)[0].type_id
+    partial = SchemaRegistry(s for i, s in registry.items() if i not in (point, string))
+    decoded = decode_response(encode(Ok(Point(1, 2)), Result[Point, str]), root, partial)
+    missing = {e.schema_id for e in decoded.closure if e.schema is None}
+    assert missing == {point, string} and decoded.error_type == "missing_schema"
+    assert decoded.closure[0].schema_id == root.type_id
