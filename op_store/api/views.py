@@ -1,4 +1,4 @@
-"""The inspection API's views (DESIGN §8). Every one: configured permissions, JSON only, problem+json
+"""The inspection API's views. Every one: configured permissions, JSON only, problem+json
 errors, and a query count that does not grow with the page size."""
 
 from __future__ import annotations
