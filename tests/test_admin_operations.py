@@ -353,3 +353,12 @@ def test_sizes_are_pluralized(staff_client, ops, size, text):
 def test_a_live_lease_counts_its_seconds_in_the_singular_too(staff_client, ops):
     Operation.objects.filter(pk=ops["admitted"].pk).update(lease_expires_at=timezone.now() + timedelta(seconds=1.5))
     assert "live for 1 more second<" in _page(staff_client, ops["admitted"])
+
+
+def test_long_scopes_and_keys_are_shortened_in_the_list(staff_client):
+    from op_store.store.orm import DjangoOperationStore
+
+    DjangoOperationStore("tenant-" + "x" * 100).try_admit(1, key="k" * 255)
+    html = staff_client.get(CHANGELIST).content.decode()
+    assert f'<td class="field-key_column">{"k" * 31}…</td>' in html
+    assert f'<td class="field-scope_column">tenant-{"x" * 24}…</td>' in html

@@ -66,6 +66,8 @@ def _demo_data():
     seal_value(shop, Err("out of stock"), Result[Point, str], operation_id=ERR_ID)
     admitted(shop, method="POST /orders/")
     admitted(shop, stale=True, method="POST /payments/")
+    long = DjangoOperationStore("tenant-" + "x" * 120)  # the longest scopes and keys still fit the list
+    long.try_admit(9, key="k" * 255, method="POST /imports/")
     body = (
         b'{"order": {"id": 1042, "status": "paid", "total": "59.90", "currency": "EUR",'
         b' "lines": [{"sku": "TEA-001", "qty": 2}, {"sku": "MUG-004", "qty": 1}]}, "receipt": null}'

@@ -40,6 +40,9 @@ HEAVY_FIELDS = ("response", "fingerprint")
 TIMELINE = ["created_time", "lease_expires_time", "lease_status", "sealed_time", "expires_time"]
 TIMELINE_EDIT = ["created_at", "lease_expires_at", "lease_status", "sealed_at", "expires_at"]
 
+#: Longer scopes and keys are shortened in the list.
+LIST_TEXT_LIMIT = 32
+
 #: How many selected operations one "release" action handles (bulk releases: ``op_store_release``).
 RELEASE_LIMIT = 1000
 
@@ -58,9 +61,12 @@ def compact_time(value: datetime | None) -> str:
     return "-" if value is None else f"{timezone.localtime(value):%Y-%m-%d %H:%M:%S}"
 
 
-def clipped(text: str) -> SafeString | str:
-    """Long text cut to its column's width by the stylesheet, whole in the tooltip."""
-    return format_html('<span class="ops-clip" title="{}">{}</span>', text, text) if text else "-"
+def shortened(text: str, limit: int = LIST_TEXT_LIMIT) -> str:
+    """``text`` cut to ``limit`` characters with an ellipsis (a key can be 255 characters long; its
+    page shows it whole, and the search matches any prefix)."""
+    if not text:
+        return "-"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def full_time(value: datetime | None) -> str:
@@ -229,12 +235,12 @@ class OperationAdmin(ReadOnlyByDefaultMixin, admin.ModelAdmin):
         return format_html('<code class="ops-hash">{}</code>', f"{obj.operation_id:016x}")
 
     @admin.display(description=_("key"))
-    def key_column(self, obj: Operation) -> SafeString | str:
-        return clipped(obj.key)
+    def key_column(self, obj: Operation) -> str:
+        return shortened(obj.key)
 
     @admin.display(description=_("scope"))
-    def scope_column(self, obj: Operation) -> SafeString | str:
-        return clipped(obj.scope)
+    def scope_column(self, obj: Operation) -> str:
+        return shortened(obj.scope)
 
     @admin.display(description=_("reply"))
     def reply_column(self, obj: Operation) -> SafeString | str:
