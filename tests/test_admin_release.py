@@ -152,3 +152,25 @@ def test_releasing_an_operation_that_is_gone_says_so(staff_client):
     response = staff_client.post(f"{CHANGELIST}999999/release/", follow=True)
     assert response.redirect_chain[-1][0] == CHANGELIST
     assert "1 operation was already gone." in [str(m) for m in response.context["messages"]]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_row_another_transaction_holds_is_busy_not_waited_for():
+    """On PostgreSQL the release skips a row locked by a sealing transaction instead of waiting."""
+    import psycopg
+    from django.db import connection, transaction
+
+    from tests.test_display_support import admitted
+
+    stale = admitted(DjangoOperationStore("locked"), stale=True)
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    with psycopg.connect(**params) as other:  # the "handler" sealing it: holds the row lock
+        other.execute("SELECT id FROM op_store_operation WHERE id = %s FOR UPDATE", [stale.pk])
+        with transaction.atomic():  # as under ATOMIC_REQUESTS: the release runs on its own connection
+            result = Operation.objects.release_admitted([stale.pk])
+        other.rollback()
+    assert result == ReleaseResult(busy=1)
+    assert Operation.objects.filter(pk=stale.pk).exists()
+    assert Operation.objects.release_admitted([stale.pk]) == ReleaseResult(released=1)
