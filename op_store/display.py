@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
@@ -47,6 +48,7 @@ from op_store.vox.schema import (
     TuplePayload,
     TypeRef,
     Var,
+    schema_closure,
 )
 
 logger = logging.getLogger("op_store.display")
@@ -60,7 +62,9 @@ HEX_LIMIT = 64 * 1024
 class CachingSchemaSource:
     """Remembers every answer of another source, misses too, so one page asks each hash once.
 
-    ``get_schemas`` batches lookups when the wrapped source can (the ORM store's source can).
+    When the wrapped source has ``get_schemas`` (the ORM store's has), a schema's children are
+    fetched in one batch as soon as the schema is: a closure walk then costs one query per schema
+    with children, not one per schema.
     """
 
     def __init__(self, source: SchemaSource) -> None:
@@ -70,16 +74,23 @@ class CachingSchemaSource:
     def get_schema(self, schema_id: int, /) -> Schema | None:
         if schema_id not in self._cache:
             self._cache[schema_id] = self._source.get_schema(schema_id)
-        return self._cache[schema_id]
+        schema = self._cache[schema_id]
+        if schema is not None:
+            self._prefetch(schema.child_ids())  # what a walk asks for next
+        return schema
 
     def get_schemas(self, schema_ids: Iterable[int]) -> dict[int, Schema]:
-        wanted = [i for i in schema_ids if i not in self._cache]
+        ids = list(schema_ids)
+        self._prefetch(ids)
+        return {i: s for i in ids if (s := self.get_schema(i)) is not None}
+
+    def _prefetch(self, schema_ids: Iterable[int]) -> None:
+        wanted = [i for i in dict.fromkeys(schema_ids) if i not in self._cache]
         batch = getattr(self._source, "get_schemas", None)
         if wanted and callable(batch):
             found = batch(wanted)
             for schema_id in wanted:
                 self._cache[schema_id] = found.get(schema_id)
-        return {i: s for i in schema_ids if (s := self.get_schema(i)) is not None}
 
 
 def caching(source: SchemaSource) -> CachingSchemaSource:
@@ -301,26 +312,23 @@ class ClosureEntry:
 
 
 def closure_entries(root: TypeRef, source: SchemaSource) -> list[ClosureEntry]:
-    """Every schema reachable from ``root``, breadth first; missing ones are listed too.
-
-    A source with ``get_schemas(ids) -> {id: Schema}`` (the ORM store's) is asked once per level
-    of depth instead of once per schema.
-    """
-    batch = getattr(source, "get_schemas", None)
-    seen: set[int] = set()
-    out: list[ClosureEntry] = []
-    level = list(dict.fromkeys(root.collect_ids()))
-    while level:
-        seen.update(level)
-        found = batch(level) if callable(batch) else {}
-        following: list[int] = []
-        for schema_id in level:
-            schema = found.get(schema_id) if schema_id in found else source.get_schema(schema_id)
-            out.append(ClosureEntry(schema_id, schema))
-            if schema is not None:
-                following.extend(i for i in schema.child_ids() if i not in seen)
-        level = list(dict.fromkeys(following))
-    return out
+    """Every schema reachable from ``root`` (vox's :func:`~op_store.vox.schema.schema_closure`), the
+    root type's own first; a schema the source lacks is listed as missing and the walk goes on past
+    it (it has no known children). Lookups go through one cache, the root's ids in one batch when
+    the source has ``get_schemas``."""
+    source = caching(source)
+    first = {schema_id: i for i, schema_id in enumerate(dict.fromkeys(root.collect_ids()))}
+    source.get_schemas(first)
+    missing: list[int] = []
+    while True:  # once per missing schema: the cache answers the walks after the first
+        try:
+            found = schema_closure(root, source, skip=missing)
+            break
+        except MissingSchemaIdError as exc:
+            missing.append(exc.schema_id)
+    entries = [ClosureEntry(schema.id, schema) for schema in found]
+    entries += [ClosureEntry(schema_id, None) for schema_id in missing]
+    return sorted(entries, key=lambda entry: first.get(entry.schema_id, len(first)))
 
 
 # --- HTTP replies ------------------------------------------------------------------------------
@@ -335,9 +343,6 @@ class HttpBody:
     value: Any
     content_type: str
     size: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {"encoding": self.encoding, "content_type": self.content_type, "size": self.size, "value": self.value}
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,14 +364,6 @@ class HttpReplyView:
         """The first header called ``name`` (any case), or ``""``."""
         wanted = name.lower()
         return next((v for k, v in self.headers if k.lower() == wanted), "")
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "reason": self.reason,
-            "headers": [[k, v] for k, v in self.headers],
-            "body": self.body.to_json(),
-        }
 
 
 def _is_json_type(content_type: str) -> bool:
@@ -453,6 +450,37 @@ def bytes_value(value: Any) -> bytes | None:
     return None
 
 
+# --- Result replies --------------------------------------------------------------------------
+
+_RESULT_VARIANTS = ("Ok", "Err")
+
+
+@functools.cache
+def result_type_ids() -> frozenset[int]:
+    """The hashes of vox's generic ``Result<T, E>`` schema. The arguments are in the root type, not
+    in the schema, so there are only two: vox (and ``schema_for``) turns every payload equal to the
+    first type argument into that parameter, so ``Result<T, T>`` has a schema of its own."""
+    from op_store.vox import Result, schema_for
+
+    roots = (schema_for(Result[bool, str])[0], schema_for(Result[bool, bool])[0])
+    assert all(isinstance(root, Concrete) for root in roots)
+    return frozenset(root.type_id for root in roots if isinstance(root, Concrete))
+
+
+def is_result(root: TypeRef | None) -> bool:
+    """Whether ``root`` is a ``Result<T, E>`` (every RPC reply is one)."""
+    return isinstance(root, Concrete) and root.type_id in result_type_ids()
+
+
+def reply_variant(root_type: Any, head: bytes | memoryview | None) -> str | None:
+    """``"Ok"`` or ``"Err"`` for a sealed ``Result`` from the first byte of its payload alone (postcard
+    writes an enum's variant index first: 0 is Ok, 1 is Err); None for any other reply."""
+    if not head or not is_result(parse_root_type(root_type)):
+        return None
+    index = bytes(head)[0]
+    return _RESULT_VARIANTS[index] if index < len(_RESULT_VARIANTS) else None
+
+
 # --- decoding ----------------------------------------------------------------------------------
 
 
@@ -492,27 +520,19 @@ class DecodedResponse:
         return len(self.raw) > HEX_LIMIT
 
     @property
+    def result_variant(self) -> str | None:
+        """``"Ok"`` or ``"Err"`` when the reply is a decoded ``Result`` (an RPC reply), else None."""
+        if self.error is not None or not is_result(self.root_type) or not isinstance(self.value, Mapping):
+            return None
+        variant = self.value.get("variant")
+        return variant if variant in _RESULT_VARIANTS else None
+
+    @property
     def kind(self) -> str:
         """``http``, ``value``, or ``error``."""
         if self.error is not None:
             return "error"
         return "http" if self.http is not None else "value"
-
-    def to_json(self, *, include_hex: bool | None = None) -> dict[str, Any]:
-        """The API form; the hex is included on error (or when asked), cut at HEX_LIMIT bytes."""
-        with_hex = (not self.ok) if include_hex is None else include_hex
-        out: dict[str, Any] = {
-            "kind": self.kind,
-            "size": self.size,
-            "type": self.type_name,
-            "value": self.value if self.kind == "value" else None,  # an HTTP reply is in "http"
-            "http": self.http.to_json() if self.http is not None else None,
-            "error": {"type": self.error_type, "detail": self.error} if self.error is not None else None,
-        }
-        if with_hex:
-            out["hex"] = self.hex
-            out["hex_truncated"] = self.hex_truncated
-        return out
 
 
 def parse_root_type(data: Any) -> TypeRef | None:

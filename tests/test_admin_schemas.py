@@ -104,3 +104,16 @@ def test_changelist_query_count_does_not_grow_with_the_page(staff_client, monkey
 def test_anonymous_visitors_are_sent_to_the_login_page(client, ops):
     response = client.get(CHANGELIST)
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_a_schema_used_once_says_operation_in_the_singular(staff_client, db):
+    from dataclasses import make_dataclass
+
+    from op_store.store.orm import DjangoOperationStore
+    from op_store.vox import I32
+    from tests.test_display_support import seal_value
+
+    Single = make_dataclass("Single", [("n", I32)])
+    seal_value(DjangoOperationStore("once"), Single(1), Single)
+    html = staff_client.get(f"{CHANGELIST}{schema_for(Single)[0].type_id}/change/").content.decode()
+    assert "1 operation (directly or through another schema)" in html

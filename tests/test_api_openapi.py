@@ -5,6 +5,7 @@ The property-based run against this document is in test_api_schemathesis.py.
 
 import json
 import os
+import re
 
 import pytest
 import yaml
@@ -96,3 +97,26 @@ def test_the_api_works_without_drf_spectacular():
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip().endswith("ok")
+
+
+def test_filter_parameters_are_documented_as_they_are_validated(staff_client):
+    document = staff_client.get(SCHEMA_URL, {"format": "json"}).json()
+    operations = document["paths"]["/api/op-store/operations/"]["get"]["parameters"]
+    params = {p["name"]: p for p in operations if p["name"] not in ("cursor", "page_size")}
+    assert set(params) == {
+        "state", "scope", "method", "key", "operation_id", "created_after", "created_before", "older_than",
+        "lease_expired",
+    }  # fmt: skip
+    assert all(p["in"] == "query" and not p["required"] and p["description"] for p in params.values())
+    assert params["scope"]["schema"] == {"type": "string", "maxLength": 255, "pattern": "^[^\\u0000]*$"}
+    assert params["older_than"]["schema"] == {"type": "number", "minimum": 0, "maximum": 10**9}
+    assert params["created_after"]["schema"] == {"type": "string", "format": "date-time"}
+    assert params["lease_expired"]["schema"] == {"type": "boolean"}
+    state = params["state"]["schema"]["pattern"]
+    for value, valid in (("sealed", True), ("admitted,expired", True), ("done", False), ("sealed,", False)):
+        assert bool(re.fullmatch(state, value)) is valid
+        status = staff_client.get("/api/op-store/operations/", {"state": value}).status_code
+        assert status == (200 if valid else 400), value
+    schemas = document["paths"]["/api/op-store/schemas/"]["get"]["parameters"]
+    kind = next(p for p in schemas if p["name"] == "kind")
+    assert kind["schema"]["enum"][:3] == ["struct", "enum", "tuple"]

@@ -252,3 +252,23 @@ def test_list_query_count_does_not_grow_with_the_page(staff_client):
     assert ten == hundred, [q["sql"] for q in queries]
     assert not any("COUNT(" in q["sql"].upper() for q in queries)
     assert not any('"response"' in q["sql"] for q in queries if "op_store_operation" in q["sql"])
+
+
+def test_delete_of_a_row_sealed_meanwhile_is_a_409(staff_client, ops, monkeypatch):
+    from op_store.store.orm import DjangoOperationStore
+
+    def seal_instead(self, operation_id):  # the handler seals between the read and the release
+        Operation.objects.filter(scope=self.scope, operation_id=operation_id).update(state="sealed")
+
+    monkeypatch.setattr(DjangoOperationStore, "remove", seal_instead)
+    response = staff_client.delete(f"{URL}{ops['stale'].pk}/")
+    assert response.status_code == 409 and response.json()["detail"] == "the operation was sealed while being released"
+
+
+def test_delete_of_a_row_being_sealed_is_a_409_and_keeps_it(staff_client, ops, monkeypatch):
+    from op_store.store.orm import DjangoOperationStore
+
+    monkeypatch.setattr(DjangoOperationStore, "remove", lambda self, operation_id: None)  # row locked: skipped
+    response = staff_client.delete(f"{URL}{ops['stale'].pk}/")
+    assert response.status_code == 409 and response.json()["code"] == "not-admitted"
+    assert Operation.objects.filter(pk=ops["stale"].pk).exists()

@@ -159,3 +159,38 @@ def test_schema_list_query_count_does_not_grow_with_the_page(staff_client):
         return len(ctx.captured_queries)
 
     assert count(10) == count(100)
+
+
+def test_the_schema_body_is_the_shared_schema_document(staff_client, ops):
+    """One representation for every endpoint serving schemas by hash; the OpenAPI serializer
+    documents exactly its keys."""
+    from op_store.api.serializers import SchemaDefinitionSerializer
+    from op_store.schema_json import schema_document
+
+    root, registry = schema_for(Point)
+    point = registry[root.type_id]
+    body = staff_client.get(f"{URL}{root.type_id:016x}/").json()
+    assert body == {**point.to_json(), "declaration": "struct Point { x: i32, y: i32 }"}
+    assert body == schema_document(point, registry)
+    assert set(body) == set(SchemaDefinitionSerializer().fields)
+
+
+def test_schema_definition_still_works_but_is_deprecated(ops):
+    from op_store.api.serializers import schema_definition
+
+    root, _ = schema_for(Point)
+    with pytest.warns(DeprecationWarning, match="schema_document"):
+        body = schema_definition(Schema.objects.get(pk=root.type_id))
+    assert body["declaration"] == "struct Point { x: i32, y: i32 }" and VoxSchema.from_json(body).id == root.type_id
+
+
+def test_stats_and_purge_bodies_have_exactly_the_documented_keys(staff_client, ops):
+    stats = staff_client.get("/api/op-store/stats/").json()
+    assert set(stats) == {
+        "database", "operations", "total", "stale", "expired_due", "tombstones_due", "response_bytes", "schemas",
+    }  # fmt: skip
+    purged = staff_client.post("/api/op-store/purge/", {"dry_run": True}, content_type="application/json").json()
+    assert set(purged) == {"expired", "deleted", "batches", "duration", "dry_run"}
+    root = staff_client.get("/api/op-store/").json()
+    assert set(root) == {"operations", "schemas", "stats", "purge"}
+    assert root["stats"] == "http://testserver/api/op-store/stats/"

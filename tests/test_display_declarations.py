@@ -117,3 +117,28 @@ def test_optional_fields_channels_and_generic_structs():
     tx = _schema(ChannelKind(ChannelDirection.TX, Var("T")), ["T"])
     assert declaration(tx, REG) == "Tx<T>"
     assert type_name(Concrete(boxed.id, (Concrete(I32.id),)), SchemaRegistry([boxed, I32])) == "Boxed<i32>"
+
+
+def test_the_schema_document_needs_no_django():
+    """An RPC site or a plain client can build the schema document without settings."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import sys\n"
+        "from op_store.schema_json import schema_document\n"
+        "from op_store.vox import I32, schema_for\n"
+        "root, registry = schema_for(list[I32])\n"
+        "doc = schema_document(registry[root.type_id], registry)\n"
+        "assert doc['declaration'] == 'Vec<T>', doc\n"
+        "assert not [m for m in sys.modules if m == 'django' or m.startswith('django.')]\n"
+        "print('ok')\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    env["PYTHONPATH"] = str(root)
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"

@@ -20,6 +20,13 @@ from op_store.vox import I32, Err, Ok, Result, SchemaRegistry, encode, schema_fo
 from tests.test_display_support import Point, Shape
 
 
+def _api_form(decoded):
+    """The decoded payload as the inspection API sends it."""
+    from op_store.api.serializers import DecodedResponseSerializer
+
+    return DecodedResponseSerializer(decoded).data
+
+
 def _decode(value, tp, *, registry=None, data=None):
     root, reg = schema_for(tp)
     return decode_response(encode(value, tp) if data is None else data, root.to_json(), registry or reg)
@@ -49,7 +56,7 @@ def test_values_decode_to_json_through_their_schemas(value, tp, expected, type_n
     assert decoded.kind == "value"
     assert decoded.value == expected
     assert decoded.type_name == type_name
-    out = decoded.to_json()
+    out = _api_form(decoded)
     assert out["value"] == expected and out["error"] is None and "hex" not in out
     assert {entry.schema_id for entry in decoded.closure} == set(schema_for(tp)[1])
 
@@ -64,7 +71,7 @@ def test_an_http_reply_is_shown_as_status_headers_and_a_pretty_body():
     assert http is not None
     assert (http.status, http.reason, http.header("location")) == (201, "Created", "/o/1")
     assert http.body.encoding == "json" and http.body.value == {"id": 1}
-    out = decoded.to_json()
+    out = _api_form(decoded)
     assert out["value"] is None
     assert out["http"]["headers"] == [["Content-Type", "application/json"], ["Location", "/o/1"]]
     assert out["http"]["body"] == {
@@ -111,7 +118,7 @@ def test_corrupt_bytes_give_an_error_and_the_hex():
     assert not decoded.ok and decoded.kind == "error"
     assert decoded.error_type == "decode_error"
     assert "byte 2" in (decoded.error or "")
-    out = decoded.to_json()
+    out = _api_form(decoded)
     assert out["hex"] == "020400" and out["value"] is None and out["error"]["type"] == "decode_error"
 
 
@@ -130,14 +137,14 @@ def test_a_missing_schema_is_named_and_the_bytes_shown():
     assert f"{point_id:016x}" in (decoded.error or "")
     assert decoded.type_name == f"Vec<#{point_id:016x}>"
     assert [e.schema is None for e in decoded.closure].count(True) == 1
-    assert decoded.to_json()["hex"] == encode([Point(1, 2)], list[Point]).hex()
+    assert _api_form(decoded)["hex"] == encode([Point(1, 2)], list[Point]).hex()
 
 
 def test_an_unreadable_root_type_is_an_error():
     for root in (None, {"tag": "nonsense"}, "not json", {"tag": "concrete"}):
         decoded = decode_response(b"\x00", root, SchemaRegistry())
         assert decoded.error_type == "invalid_root_type"
-        assert decoded.to_json()["hex"] == "00"
+        assert _api_form(decoded)["hex"] == "00"
 
 
 def test_a_corrupt_schema_row_is_an_error_too():
@@ -148,7 +155,7 @@ def test_a_corrupt_schema_row_is_an_error_too():
     root, _ = schema_for(Point)
     decoded = decode_response(b"\x02\x04", root, Broken())
     assert not decoded.ok
-    assert decoded.to_json()["hex"] == "0204"
+    assert _api_form(decoded)["hex"] == "0204"
 
 
 def test_hex_is_cut_for_huge_payloads():
@@ -156,7 +163,7 @@ def test_hex_is_cut_for_huge_payloads():
     decoded = decode_response(b"\xff" * (HEX_LIMIT + 10), root, registry)
     assert not decoded.ok
     assert len(decoded.hex) == 2 * HEX_LIMIT and decoded.hex_truncated
-    assert decoded.to_json()["hex_truncated"] is True
+    assert _api_form(decoded)["hex_truncated"] is True
 
 
 def test_the_caching_source_asks_once_per_hash_misses_included():
@@ -202,3 +209,68 @@ def test_the_bar_chart_is_inline_svg_with_a_tooltip_per_bar():
     assert svg.count('<rect class="ops-bar"') == 3
     assert "<title>11:00: 4</title>" in svg and "&lt;12:00&gt;" in svg
     assert bar_chart_svg([]).startswith("<svg")
+
+
+@pytest.mark.parametrize(
+    ("value", "tp", "variant"),
+    [
+        (Ok(Point(1, 1)), Result[Point, str], "Ok"),
+        (Err("nope"), Result[Point, str], "Err"),
+        (Err(3), Result[str, I32], "Err"),
+        (Point(1, 0), Point, None),
+        (Shape.Circle(1.0), Shape, None),  # an enum, but not a Result: its index 1 means nothing here
+    ],
+)
+def test_ok_and_err_are_told_from_the_decoded_value_and_from_the_first_byte(value, tp, variant):
+    from op_store.display import reply_variant
+
+    root, _ = schema_for(tp)
+    data = encode(value, tp)
+    assert _decode(value, tp).result_variant == variant
+    assert reply_variant(root.to_json(), data[:1]) == variant
+    assert reply_variant(root.to_json(), None) is None and reply_variant(None, data[:1]) is None
+
+
+def test_a_corrupt_result_is_no_variant():
+    decoded = _decode(None, Result[Point, str], data=b"\x05")
+    assert decoded.result_variant is None and decoded.kind == "error"
+
+
+class _CountingBatchSource:
+    """A registry that counts its lookups, with the ORM source's batch interface."""
+
+    def __init__(self, registry):
+        self.registry = registry
+        self.single = 0
+        self.batches = []
+
+    def get_schema(self, schema_id):
+        self.single += 1
+        return self.registry.get(schema_id)
+
+    def get_schemas(self, schema_ids):
+        self.batches.append(sorted(schema_ids))
+        return {i: self.registry[i] for i in schema_ids if i in self.registry}
+
+
+def test_a_closure_walk_asks_in_batches_not_schema_by_schema():
+    """HttpReply { status: u16, headers: Vec<(String, String)>, body: Bytes }: the struct, then in
+    one batch every schema its fields name (u16, Vec, the tuple and String as Vec's arguments,
+    Bytes); those name nothing new (Vec<T> and (A, B) are generic). Two batches, no single lookup."""
+    root, registry = reply_schema()
+    source = _CountingBatchSource(registry)
+    decoded = decode_response(encode_reply(HttpReply(200, [("A", "b")], b"")), root, source)
+    assert decoded.ok and {e.schema_id for e in decoded.closure} == set(registry)
+    assert source.single == 0 and len(source.batches) == 2
+    assert decoded.closure[0].schema_id == root.type_id  # the root type's own schema first
+
+
+def test_every_missing_schema_is_listed_and_the_walk_goes_on():
+    root, registry = schema_for(Result[Point, str])
+    point = schema_for(Point)[0].type_id
+    string = schema_for(str)[0].type_id
+    partial = SchemaRegistry(s for i, s in registry.items() if i not in (point, string))
+    decoded = decode_response(encode(Ok(Point(1, 2)), Result[Point, str]), root, partial)
+    missing = {e.schema_id for e in decoded.closure if e.schema is None}
+    assert missing == {point, string} and decoded.error_type == "missing_schema"
+    assert decoded.closure[0].schema_id == root.type_id

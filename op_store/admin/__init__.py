@@ -1,4 +1,4 @@
-"""Django admin for operations and schemas (DESIGN §9): read-only by default, fast on big tables.
+"""Django admin for operations and schemas: read-only by default, fast on big tables.
 
 Importing this package registers :class:`~.operations.OperationAdmin` and
 :class:`~.schemas.SchemaAdmin` on the default admin site (Django's autodiscovery does it).

@@ -7,9 +7,9 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from op_store.models import OperationQuerySet
 from op_store.vox.ids import U64_MAX
 
 
@@ -26,11 +26,11 @@ class LeaseExpiredFilter(admin.SimpleListFilter):
         return [("expired", _("lease expired")), ("live", _("in flight (lease live)"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any] | None:
-        now = timezone.now()
+        assert isinstance(queryset, OperationQuerySet)
         if self.value() == "expired":
-            return queryset.filter(state="admitted", lease_expires_at__lt=now)
+            return queryset.stale()
         if self.value() == "live":
-            return queryset.filter(state="admitted", lease_expires_at__gte=now)
+            return queryset.in_flight()
         return queryset
 
 

@@ -8,8 +8,9 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.db.models import BinaryField, QuerySet
+from django.db.models.functions import Substr
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -19,34 +20,58 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from op_store.display import DecodedResponse, decode_response
-from op_store.models import Operation
-from op_store.store.orm import DatabaseSchemaSource, DjangoOperationStore, purge, store_alias
+from op_store.display import DecodedResponse, decode_response, reply_variant
+from op_store.models import Operation, ReleaseResult
+from op_store.store import DatabaseSchemaSource, purge
+from op_store.store.orm import store_alias
 
 from . import overview
 from .filters import LeaseExpiredFilter, MethodFilter, SchemaUseFilter, operation_search_filter
 from .highlight import json_html
 from .pagination import EstimatedCountPaginator
-from .permissions import ReadOnlyByDefaultMixin
+from .permissions import ReadOnlyByDefaultMixin, may_release
 from .schemas import closure_html
 
 #: Columns never loaded for the changelist (the payload can be megabytes per row).
-HEAVY_FIELDS = ("response", "fingerprint", "root_type")
+HEAVY_FIELDS = ("response", "fingerprint")
 
-#: How many operations one "release" action handles (select-across on a huge table stays bounded).
+#: The detail page's timestamps: to the second when read-only (Django's default format stops at the
+#: minute); the model fields themselves when the admin may edit.
+TIMELINE = ["created_time", "lease_expires_time", "lease_status", "sealed_time", "expires_time"]
+TIMELINE_EDIT = ["created_at", "lease_expires_at", "lease_status", "sealed_at", "expires_at"]
+
+#: Longer scopes and keys are shortened in the list.
+LIST_TEXT_LIMIT = 32
+
+#: How many selected operations one "release" action handles (bulk releases: ``op_store_release``).
 RELEASE_LIMIT = 1000
 
 
 class OperationChangeList(ChangeList):
-    """Loads list rows without their payload: a page of 100 costs what a page of 10 does."""
+    """Loads list rows without their payload (only its first byte, which tells ``Ok`` from ``Err``):
+    a page of 100 costs what a page of 10 does."""
 
     def get_queryset(self, request: HttpRequest, exclude_parameters: Any = None) -> QuerySet[Any]:
-        return super().get_queryset(request, exclude_parameters).defer(*HEAVY_FIELDS)
+        head = Substr("response", 1, 1, output_field=BinaryField())
+        return super().get_queryset(request, exclude_parameters).defer(*HEAVY_FIELDS).annotate(reply_head=head)
 
 
 def compact_time(value: datetime | None) -> str:
     """``2026-05-01 14:03:09`` in the current time zone: narrow columns, sortable by eye."""
     return "-" if value is None else f"{timezone.localtime(value):%Y-%m-%d %H:%M:%S}"
+
+
+def shortened(text: str, limit: int = LIST_TEXT_LIMIT) -> str:
+    """``text`` cut to ``limit`` characters with an ellipsis (a key can be 255 characters long; its
+    page shows it whole, and the search matches any prefix)."""
+    if not text:
+        return "-"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def full_time(value: datetime | None) -> str:
+    """``2026-05-01 14:03:09 UTC`` (to the second, with the zone): the detail page's timestamps."""
+    return "-" if value is None else f"{timezone.localtime(value):%Y-%m-%d %H:%M:%S %Z}"
 
 
 def state_badge(obj: Operation) -> SafeString:
@@ -70,21 +95,85 @@ def render_response(decoded: DecodedResponse) -> SafeString:
     return render_to_string("admin/op_store/includes/response.html", context)
 
 
+def reply_badge(obj: Operation) -> SafeString | str:
+    """What a sealed reply says at a glance: ``Ok``/``Err`` for a ``Result`` (an RPC reply), else
+    the HTTP status; an error in red. Reads only the payload's first byte (see the changelist)."""
+    variant = reply_variant(obj.root_type, getattr(obj, "reply_head", None)) if obj.root_type is not None else None
+    if variant is not None:
+        return format_html('<span class="ops-reply ops-reply-{}">{}</span>', variant.lower(), variant)
+    if obj.status_code is not None and obj.state == Operation.State.SEALED:
+        level = "err" if obj.status_code >= 400 else "ok"
+        return format_html('<span class="ops-reply ops-reply-{}">{}</span>', level, obj.status_code)
+    return "-"
+
+
+def release_messages(result: ReleaseResult) -> list[tuple[int, str]]:
+    """The admin's messages for a release: what happened to each kind of row, most important first."""
+    out: list[tuple[int, str]] = [
+        (
+            messages.SUCCESS if result.released else messages.WARNING,
+            ngettext("Released %(n)d admitted operation.", "Released %(n)d admitted operations.", result.released)
+            % {"n": result.released},
+        )
+    ]
+    if result.not_admitted:
+        text = ngettext(
+            "%(n)d selected operation was not admitted and was left alone.",
+            "%(n)d selected operations were not admitted and were left alone.",
+            result.not_admitted,
+        )
+        out.append((messages.WARNING, text % {"n": result.not_admitted}))
+    if result.busy:
+        text = ngettext(
+            "%(n)d operation was being sealed at that moment and was left alone.",
+            "%(n)d operations were being sealed at that moment and were left alone.",
+            result.busy,
+        )
+        out.append((messages.WARNING, text % {"n": result.busy}))
+    if result.missing:
+        text = ngettext(
+            "%(n)d operation was already gone.",
+            "%(n)d operations were already gone.",
+            result.missing,
+        )
+        out.append((messages.INFO, text % {"n": result.missing}))
+    return out
+
+
+def release_panel(obj: Operation, url: str) -> dict[str, Any]:
+    """The release box of an admitted operation's page: what releasing means for this one."""
+    if obj.lease_expired():
+        head = gettext("Its lease expired at %(time)s: the process that admitted it may be gone.") % {
+            "time": full_time(obj.lease_expires_at)
+        }
+    else:
+        head = gettext("In flight: its handler may still be running (the lease ends at %(time)s).") % {
+            "time": full_time(obj.lease_expires_at)
+        }
+    if obj.transactional:
+        effect = gettext("It ran in its seal's transaction, so nothing it wrote was committed: releasing is safe.")
+    else:
+        effect = gettext("Its handler may have had effects before it stopped: a retry may repeat them.")
+    return {
+        "url": url,
+        "stale": obj.lease_expired(),
+        "text": " ".join((head, gettext("Releasing deletes the admission: a retry runs the operation again."), effect)),
+    }
+
+
 @admin.register(Operation)
 class OperationAdmin(ReadOnlyByDefaultMixin, admin.ModelAdmin):
     """Operations; read-only unless ``OP_STORE["ADMIN_READ_ONLY"]`` is False."""
 
+    # What a person scans a list for; sizes and the other timestamps are on each operation's page.
     list_display = (
         "state_column",
-        "scope",
         "operation_id_column",
+        "scope_column",
         "key_column",
         "method",
-        "status_code",
-        "size_column",
+        "reply_column",
         "created_column",
-        "sealed_column",
-        "expires_column",
     )
     list_display_links = ("operation_id_column",)
     list_filter = ("state", LeaseExpiredFilter, MethodFilter, "created_at", "sealed_at", SchemaUseFilter)
@@ -107,6 +196,7 @@ class OperationAdmin(ReadOnlyByDefaultMixin, admin.ModelAdmin):
         "root_type_display",
         "schema_closure",
         "fingerprint_hex",
+        *TIMELINE,
     )
 
     # --- list ----------------------------------------------------------------------------------
@@ -146,23 +236,19 @@ class OperationAdmin(ReadOnlyByDefaultMixin, admin.ModelAdmin):
 
     @admin.display(description=_("key"))
     def key_column(self, obj: Operation) -> str:
-        return obj.key or "-"
+        return shortened(obj.key)
 
-    @admin.display(description=_("size"))
-    def size_column(self, obj: Operation) -> str:
-        return "-" if obj.response_size is None else str(obj.response_size)
+    @admin.display(description=_("scope"))
+    def scope_column(self, obj: Operation) -> str:
+        return shortened(obj.scope)
+
+    @admin.display(description=_("reply"))
+    def reply_column(self, obj: Operation) -> SafeString | str:
+        return reply_badge(obj)
 
     @admin.display(description=_("created"))
     def created_column(self, obj: Operation) -> str:
         return compact_time(obj.created_at)
-
-    @admin.display(description=_("sealed"))
-    def sealed_column(self, obj: Operation) -> str:
-        return compact_time(obj.sealed_at)
-
-    @admin.display(description=_("expires"))
-    def expires_column(self, obj: Operation) -> str:
-        return compact_time(obj.expires_at)
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         context = {**(extra_context or {}), **self.overview_context(request)}
@@ -212,7 +298,7 @@ class OperationAdmin(ReadOnlyByDefaultMixin, admin.ModelAdmin):
             (_("Response"), {"fields": ["decoded_response", "root_type_display", "schema_closure"]}),
             (
                 _("Timeline"),
-                {"fields": ["created_at", "lease_expires_at", "lease_status", "sealed_at", "expires_at"]},
+                {"fields": TIMELINE_EDIT if editing else TIMELINE},
             ),
             (
                 _("Details"),
@@ -256,14 +342,31 @@ class OperationAdmin(ReadOnlyByDefaultMixin, admin.ModelAdmin):
             return "-"
         return closure_html(decoded.closure, self.admin_site.name)
 
+    @admin.display(description=Operation._meta.get_field("created_at").verbose_name)
+    def created_time(self, obj: Operation) -> str:
+        return full_time(obj.created_at)
+
+    @admin.display(description=Operation._meta.get_field("lease_expires_at").verbose_name)
+    def lease_expires_time(self, obj: Operation) -> str:
+        return full_time(obj.lease_expires_at)
+
+    @admin.display(description=Operation._meta.get_field("sealed_at").verbose_name)
+    def sealed_time(self, obj: Operation) -> str:
+        return full_time(obj.sealed_at)
+
+    @admin.display(description=Operation._meta.get_field("expires_at").verbose_name)
+    def expires_time(self, obj: Operation) -> str:
+        return full_time(obj.expires_at)
+
     @admin.display(description=_("lease"))
     def lease_status(self, obj: Operation) -> str:
         if obj.state != Operation.State.ADMITTED or obj.lease_expires_at is None:
             return "-"
         if obj.lease_expired():
-            return gettext("expired: the owner may be gone (release it to let a retry run again)")
-        return gettext("live for %(seconds)d more seconds") % {
-            "seconds": (obj.lease_expires_at - timezone.now()).total_seconds()
+            return gettext("expired: the owner may be gone (release it to let a retry run it again)")
+        seconds = int((obj.lease_expires_at - timezone.now()).total_seconds())
+        return ngettext("live for %(seconds)d more second", "live for %(seconds)d more seconds", seconds) % {
+            "seconds": seconds
         }
 
     @admin.display(description=_("fingerprint"))
@@ -273,9 +376,7 @@ class OperationAdmin(ReadOnlyByDefaultMixin, admin.ModelAdmin):
     # --- release and purge ---------------------------------------------------------------------
 
     def has_release_permission(self, request: HttpRequest) -> bool:
-        """Releasing goes through the store (never breaks its invariants): delete permission suffices,
-        whatever ADMIN_READ_ONLY says."""
-        return request.user.has_perm(f"{self.opts.app_label}.delete_{self.opts.model_name}")
+        return may_release(request, self.opts)
 
     has_purge_permission = has_release_permission
 
@@ -283,37 +384,67 @@ class OperationAdmin(ReadOnlyByDefaultMixin, admin.ModelAdmin):
     def release_admitted(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         """Delete the selected admissions (a retry then runs the operation again); sealed and
         expired rows are left alone, as the store's ``remove`` does."""
-        admitted = queryset.filter(state=Operation.State.ADMITTED)
-        rows = list(admitted.values_list("pk", "scope", "operation_id")[:RELEASE_LIMIT])
-        skipped = queryset.exclude(state=Operation.State.ADMITTED).count()
-        for _pk, scope, operation_id in rows:
-            DjangoOperationStore(scope=scope, using=queryset.db).remove(operation_id)  # admitted only
-        left = Operation.objects.using(queryset.db).filter(pk__in=[r[0] for r in rows]).count()  # sealed meanwhile
-        released = len(rows) - left
-        overview.forget(queryset.db)
-        self.message_user(
-            request,
-            ngettext("Released %(n)d admitted operation.", "Released %(n)d admitted operations.", released)
-            % {"n": released},
-            messages.SUCCESS if released else messages.WARNING,
-        )
-        if skipped:
+        selected = list(queryset.values_list("pk", flat=True)[: RELEASE_LIMIT + 1])
+        if len(selected) > RELEASE_LIMIT:
             self.message_user(
                 request,
-                ngettext(
-                    "%(n)d selected operation was not admitted and was left alone.",
-                    "%(n)d selected operations were not admitted and were left alone.",
-                    skipped,
+                _(
+                    "More than %(limit)d operations are selected: nothing was released. Narrow the selection, "
+                    "or release stale admissions in bulk with manage.py op_store_release."
                 )
-                % {"n": skipped},
-                messages.WARNING,
+                % {"limit": RELEASE_LIMIT},
+                messages.ERROR,
             )
+            return
+        result = Operation.objects.using(queryset.db).release_admitted(selected)
+        overview.forget(queryset.db)
+        for level, text in release_messages(result):
+            self.message_user(request, text, level)
+
+    def release_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """POST only: release one admitted operation (the button on its page)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_release_permission(request):
+            raise PermissionDenied
+        obj = self.get_object(request, object_id)
+        if obj is None:
+            result = ReleaseResult(missing=1)
+        else:
+            db = obj._state.db or self._db(request)
+            result = Operation.objects.using(db).release_admitted([obj.pk])
+            overview.forget(db)
+        for level, text in release_messages(result):
+            self.message_user(request, text, level)
+        if obj is None or result.released or result.missing:
+            return HttpResponseRedirect(reverse(f"{self.admin_site.name}:op_store_operation_changelist"))
+        return HttpResponseRedirect(reverse(f"{self.admin_site.name}:op_store_operation_change", args=[obj.pk]))
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Any = None,
+    ) -> HttpResponse:
+        if obj is not None and obj.state == Operation.State.ADMITTED and self.has_release_permission(request):
+            url = reverse(f"{self.admin_site.name}:op_store_operation_release", args=[obj.pk])
+            context["release"] = release_panel(obj, url)
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_urls(self) -> list[URLPattern]:
-        purge_url = path(
-            "purge/", self.admin_site.admin_view(self.purge_view), name=f"{self.opts.app_label}_operation_purge"
-        )
-        return [purge_url, *super().get_urls()]
+        label = self.opts.app_label
+        own = [
+            path("purge/", self.admin_site.admin_view(self.purge_view), name=f"{label}_operation_purge"),
+            path(
+                "<path:object_id>/release/",
+                self.admin_site.admin_view(self.release_view),
+                name=f"{label}_operation_release",
+            ),
+        ]
+        return [*own, *super().get_urls()]
 
     def purge_view(self, request: HttpRequest) -> HttpResponse:
         """GET: what a purge would do (dry run). POST: run the store's purge (batched)."""
@@ -324,10 +455,15 @@ class OperationAdmin(ReadOnlyByDefaultMixin, admin.ModelAdmin):
         if request.method == "POST":
             result = purge(using=db)
             overview.forget(db)
+            expired = ngettext(
+                "%(n)d sealed reply became a tombstone", "%(n)d sealed replies became tombstones", result.expired
+            ) % {"n": result.expired}
+            deleted = ngettext("%(n)d tombstone was deleted", "%(n)d tombstones were deleted", result.deleted) % {
+                "n": result.deleted
+            }
             self.message_user(
                 request,
-                _("Purged: %(expired)d sealed replies became tombstones, %(deleted)d tombstones were deleted.")
-                % {"expired": result.expired, "deleted": result.deleted},
+                gettext("Purged: %(expired)s, %(deleted)s.") % {"expired": expired, "deleted": deleted},
                 messages.SUCCESS,
             )
             return HttpResponseRedirect(changelist)

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Count, QuerySet
+from django.db.models import Count
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
+
+from op_store.models import OperationQuerySet
 
 from .chart import Bar, bar_chart_svg
 
@@ -41,13 +42,13 @@ class Overview:
         return bar_chart_svg(bars, title=_("Operations sealed per hour, last %(hours)d hours") % {"hours": HOURS})
 
 
-def compute(queryset: QuerySet[Any], now: datetime | None = None) -> Overview:
+def compute(queryset: OperationQuerySet, now: datetime | None = None) -> Overview:
     """Three grouped queries over ``queryset`` (the whole table, normally)."""
     now = (now or timezone.now()).astimezone(UTC)
     states = dict.fromkeys(("admitted", "sealed", "expired"), 0)
     for state, n in queryset.order_by().values("state").annotate(n=Count("pk")).values_list("state", "n"):
         states[state] = n
-    stale = queryset.filter(state="admitted", lease_expires_at__lt=now).count()
+    stale = queryset.stale(now).count()
     end = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     start = end - timedelta(hours=HOURS)
     per_hour: dict[datetime, int] = {}
@@ -69,7 +70,7 @@ def _key(alias: str) -> str:
     return f"op_store:admin-overview:{alias}"
 
 
-def cached(queryset: QuerySet[Any]) -> Overview:
+def cached(queryset: OperationQuerySet) -> Overview:
     """:func:`compute`, cached per database alias for :data:`CACHE_SECONDS`."""
     key = _key(queryset.db)
     found = cache.get(key)

@@ -1,9 +1,14 @@
-"""``OP_STORE["ADMIN_READ_ONLY"]`` (default True): no add, change or delete through admin forms."""
+"""Who may do what in the admin.
+
+``OP_STORE["ADMIN_READ_ONLY"]`` (default True): no add, change or delete through admin forms.
+Releasing and purging go through the store and need the delete permission (:func:`may_release`).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.db.models.options import Options
 from django.http import HttpRequest
 
 from op_store.conf import op_store_settings
@@ -25,3 +30,9 @@ class ReadOnlyByDefaultMixin:
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return not self.read_only() and super().has_delete_permission(request, obj)  # type: ignore[misc]
+
+
+def may_release(request: HttpRequest, opts: Options[Any]) -> bool:
+    """Releasing an admission (and purging) goes through the store, which keeps its invariants, so
+    it is allowed whatever ``ADMIN_READ_ONLY`` says: to users with the model's delete permission."""
+    return bool(request.user.has_perm(f"{opts.app_label}.delete_{opts.model_name}"))

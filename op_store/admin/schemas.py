@@ -14,7 +14,7 @@ from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from op_store.display import ClosureEntry, declaration_tokens, schema_summary
@@ -169,11 +169,20 @@ class SchemaAdmin(admin.ModelAdmin):
             for pk, scope, op_id, key, state in shown
         ]
         listed = format_html_join("", '<li><a href="{}">{}{}</a> ({})</li>', items)
-        label = f"{USED_BY_COUNT_CAP}+" if count > USED_BY_COUNT_CAP else str(count)
+        if count > USED_BY_COUNT_CAP:
+            used = gettext("More than %(count)d operations (directly or through another schema)") % {
+                "count": USED_BY_COUNT_CAP
+            }
+        else:
+            used = ngettext(
+                "%(count)d operation (directly or through another schema)",
+                "%(count)d operations (directly or through another schema)",
+                count,
+            ) % {"count": count}
         changelist = reverse(f"{site}:op_store_operation_changelist")
         return format_html(
             '<p>{} · <a href="{}?schema={}">{}</a></p><ul class="ops-closure">{}</ul>',
-            _("%(count)s operations (directly or through another schema)") % {"count": label},
+            used,
             changelist,
             obj.hash_hex,
             _("list them"),

@@ -1,7 +1,8 @@
 """Query-string filters of the list endpoints, validated (a bad value is a 400 problem, not a 500).
 
-They are DRF filter backends with ``get_schema_operation_parameters``, so any OpenAPI generator
-(drf-spectacular included) documents them without knowing about op_store.
+Each parameter is defined once, as a field of a query serializer: its type, bounds, pattern and
+help text both validate the request and, through :func:`parameter_schema`, document it (the filter
+backends' ``get_schema_operation_parameters``, which any OpenAPI generator reads).
 """
 
 from __future__ import annotations
@@ -10,97 +11,145 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.filters import BaseFilterBackend
 from rest_framework.request import Request
 
-from op_store.models import Operation
+from op_store.models import Operation, OperationQuerySet
 from op_store.vox.ids import U64_MAX
 
 STATES = tuple(Operation.State.values)
 
-
 OPERATION_ID_PATTERN = r"^(0[xX][0-9a-fA-F]{1,16}|[0-9]{1,20})$"
 STATE_PATTERN = r"^(admitted|sealed|expired)(,(admitted|sealed|expired))*$"
+#: Text parameters: no NUL (PostgreSQL text cannot hold it; DRF refuses it).
+TEXT_PATTERN = r"^[^\u0000]*$"
 
 
-def _parse_u64(text: str) -> int | None:
-    """Decimal digits or ``0x`` hex; None for a number past 2**64-1 (no operation has it)."""
-    if not re.fullmatch(OPERATION_ID_PATTERN, text):
-        raise serializers.ValidationError("an operation id is 1..20 decimal digits or 0x and 1..16 hex digits")
-    value = int(text[2:], 16) if text[:2] in ("0x", "0X") else int(text, 10)
-    return value if value <= U64_MAX else None
+class PatternField(serializers.CharField):
+    """Text matching ``pattern`` in full (``re.fullmatch``)."""
+
+    def __init__(self, pattern: str, *, message: str = "", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.pattern = pattern
+        self.message = message or f"must match {pattern}"
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        if not re.fullmatch(self.pattern, value):
+            raise serializers.ValidationError(self.message)
+        return value
+
+
+def text(help_text: str) -> PatternField:
+    """An optional text parameter compared exactly (at most 255 characters, as the columns)."""
+    return PatternField(TEXT_PATTERN, required=False, allow_blank=True, max_length=255, help_text=help_text)
 
 
 class OperationQuery(serializers.Serializer):
     """The operation filters; every one optional, all combined with AND."""
 
-    state = serializers.CharField(required=False, help_text=f"One or more of {', '.join(STATES)} (comma-separated).")
-    scope = serializers.CharField(required=False, allow_blank=True, max_length=255)
-    method = serializers.CharField(required=False, allow_blank=True, max_length=255)
-    key = serializers.CharField(required=False, allow_blank=True, max_length=255)
-    operation_id = serializers.CharField(required=False, help_text="Decimal, or hex with 0x.")
-    created_after = serializers.DateTimeField(required=False)
-    created_before = serializers.DateTimeField(required=False)
-    older_than = serializers.FloatField(required=False, min_value=0, max_value=10**9, help_text="Seconds.")
-    lease_expired = serializers.BooleanField(required=False)
+    state = PatternField(
+        STATE_PATTERN,
+        required=False,
+        message=f"state must be among {', '.join(STATES)} (comma-separated)",
+        help_text="Only these states: admitted, sealed, expired (comma-separated or repeated).",
+    )
+    scope = text("Exact scope (whose operation ids these are).")
+    method = text("Exact method.")
+    key = text("Exact Idempotency-Key.")
+    operation_id = PatternField(
+        OPERATION_ID_PATTERN,
+        required=False,
+        message="an operation id is 1..20 decimal digits or 0x and 1..16 hex digits",
+        help_text="Operation id, decimal or 0x-hex.",
+    )
+    created_after = serializers.DateTimeField(required=False, help_text="Created at or after this instant (ISO 8601).")
+    created_before = serializers.DateTimeField(required=False, help_text="Created before this instant (ISO 8601).")
+    older_than = serializers.FloatField(
+        required=False, min_value=0, max_value=10**9, help_text="Created more than this many seconds ago."
+    )
+    lease_expired = serializers.BooleanField(
+        required=False, help_text="Admitted with an expired lease (true) / everything else (false)."
+    )
 
     def validate_state(self, value: str) -> list[str]:
-        if not re.fullmatch(STATE_PATTERN, value):
-            raise serializers.ValidationError(f"state must be among {', '.join(STATES)} (comma-separated)")
         return value.split(",")
 
     def validate_operation_id(self, value: str) -> int | None:
-        return _parse_u64(value)
+        """The id as an int; None past 2**64-1 (no operation has it)."""
+        number = int(value[2:], 16) if value[:2] in ("0x", "0X") else int(value, 10)
+        return number if number <= U64_MAX else None
 
 
-def _query_dict(request: Request, names: Any) -> dict[str, str]:
-    """Plain dict of the known parameters (repeated ``state`` values are joined with commas)."""
+class SchemaQuery(serializers.Serializer):
+    kind = serializers.ChoiceField(
+        required=False,
+        choices=["struct", "enum", "tuple", "list", "map", "array", "option", "channel", "primitive"],
+        help_text="Exact kind.",
+    )
+    name = text("Names starting with this.")
+
+
+def parameter_schema(field: serializers.Field) -> dict[str, Any]:
+    """The OpenAPI schema of one query parameter, read off the field that validates it."""
+    if isinstance(field, PatternField):
+        schema: dict[str, Any] = {"type": "string", "pattern": field.pattern}
+        if field.max_length is not None:
+            schema["maxLength"] = field.max_length
+        return schema
+    if isinstance(field, serializers.ChoiceField):
+        return {"type": "string", "enum": list(field.choices)}
+    if isinstance(field, serializers.DateTimeField):
+        return {"type": "string", "format": "date-time"}
+    if isinstance(field, serializers.BooleanField):
+        return {"type": "boolean"}
+    if isinstance(field, serializers.FloatField):
+        bounds = {"minimum": field.min_value, "maximum": field.max_value}
+        return {"type": "number", **{k: v for k, v in bounds.items() if v is not None}}
+    raise TypeError(f"no OpenAPI mapping for query parameter field {field!r}")
+
+
+class QueryFilterBackend(BaseFilterBackend):
+    """A filter backend whose parameters are the fields of its :attr:`query` serializer."""
+
+    query: type[serializers.Serializer]
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": name,
+                "required": field.required,
+                "in": "query",
+                "description": str(field.help_text or ""),
+                "schema": parameter_schema(field),
+            }
+            for name, field in self.query().fields.items()
+        ]
+
+
+def _validated(request: Request, query: type[serializers.Serializer]) -> dict[str, Any]:
+    """The known parameters, validated (repeated ``state`` values are joined with commas)."""
     params = request.query_params
-    out = {name: params[name] for name in names if name in params and name != "state"}
-    if "state" in params:
-        out["state"] = ",".join(params.getlist("state"))
-    return out
+    names = query().fields
+    data = {name: params[name] for name in names if name in params and name != "state"}
+    if "state" in names and "state" in params:
+        data["state"] = ",".join(params.getlist("state"))
+    serializer = query(data=data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
 
 
-_OPERATION_PARAMETERS = [
-    ("state", "string", "Only these states: admitted, sealed, expired (comma-separated or repeated)."),
-    ("scope", "string", "Exact scope (whose operation ids these are)."),
-    ("method", "string", "Exact method."),
-    ("key", "string", "Exact Idempotency-Key."),
-    ("operation_id", "string", "Operation id, decimal or 0x-hex."),
-    ("created_after", "date-time", "Created at or after this instant (ISO 8601)."),
-    ("created_before", "date-time", "Created before this instant (ISO 8601)."),
-    ("older_than", "number", "Created more than this many seconds ago."),
-    ("lease_expired", "boolean", "Admitted with an expired lease (true) / everything else (false)."),
-]
-
-
-#: Text parameters: no NUL (PostgreSQL text cannot hold it; DRF refuses it), at most 255 characters.
-TEXT = {"type": "string", "maxLength": 255, "pattern": "^[^\\u0000]*$"}
-
-
-def _parameters(spec: list[tuple[str, str, str]]) -> list[dict[str, Any]]:
-    out = []
-    for name, kind, description in spec:
-        schema: dict[str, Any] = {"type": kind}
-        if kind == "date-time":
-            schema = {"type": "string", "format": "date-time"}
-        elif kind == "string":
-            schema = dict(TEXT)
-        out.append({"name": name, "required": False, "in": "query", "description": description, "schema": schema})
-    return out
-
-
-class OperationFilter(BaseFilterBackend):
+class OperationFilter(QueryFilterBackend):
     """``state``, ``scope``, ``method``, ``key``, ``operation_id``, age and ``lease_expired``."""
 
+    query = OperationQuery
+
     def filter_queryset(self, request: Request, queryset: QuerySet[Any], view: Any) -> QuerySet[Any]:
-        query = OperationQuery(data=_query_dict(request, OperationQuery().fields))
-        query.is_valid(raise_exception=True)
-        data = query.validated_data
+        assert isinstance(queryset, OperationQuerySet)
+        data = _validated(request, self.query)
         now = timezone.now()
         if "state" in data:
             queryset = queryset.filter(state__in=data["state"])
@@ -116,45 +165,22 @@ class OperationFilter(BaseFilterBackend):
             queryset = queryset.filter(created_at__lt=data["created_before"])
         if "older_than" in data:
             queryset = queryset.filter(created_at__lt=now - timedelta(seconds=data["older_than"]))
-        stale = Q(state=Operation.State.ADMITTED, lease_expires_at__lt=now)
         if data.get("lease_expired") is True:
-            queryset = queryset.filter(stale)
+            queryset = queryset.stale(now)
         elif data.get("lease_expired") is False:
-            queryset = queryset.exclude(stale)
+            queryset = queryset.not_stale(now)
         return queryset
 
-    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
-        params = _parameters(_OPERATION_PARAMETERS)
-        params[0]["schema"] = {"type": "string", "pattern": STATE_PATTERN}
-        params[4]["schema"] = {"type": "string", "pattern": OPERATION_ID_PATTERN}
-        params[7]["schema"] = {"type": "number", "minimum": 0, "maximum": 10**9}
-        return params
 
-
-class SchemaQuery(serializers.Serializer):
-    kind = serializers.ChoiceField(
-        required=False,
-        choices=["struct", "enum", "tuple", "list", "map", "array", "option", "channel", "primitive"],
-    )
-    name = serializers.CharField(
-        required=False, allow_blank=True, max_length=255, help_text="Names starting with this."
-    )
-
-
-class SchemaFilter(BaseFilterBackend):
+class SchemaFilter(QueryFilterBackend):
     """``kind`` (exact) and ``name`` (prefix)."""
 
+    query = SchemaQuery
+
     def filter_queryset(self, request: Request, queryset: QuerySet[Any], view: Any) -> QuerySet[Any]:
-        query = SchemaQuery(data=_query_dict(request, SchemaQuery().fields))
-        query.is_valid(raise_exception=True)
-        data = query.validated_data
+        data = _validated(request, self.query)
         if "kind" in data:
             queryset = queryset.filter(kind=data["kind"])
         if data.get("name"):
             queryset = queryset.filter(name__startswith=data["name"])
         return queryset
-
-    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
-        params = _parameters([("kind", "string", "Exact kind."), ("name", "string", "Names starting with this.")])
-        params[0]["schema"] = {"type": "string", "enum": list(SchemaQuery().fields["kind"].choices)}
-        return params

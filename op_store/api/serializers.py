@@ -7,15 +7,17 @@ u64 values travel as strings: operation ids in decimal (``operation_id``) and in
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from django.urls import reverse
 from rest_framework import serializers
 from rest_framework.request import Request
 
-from op_store.display import DecodedResponse, decode_response, schema_summary
+from op_store.display import ClosureEntry, DecodedResponse, decode_response, schema_summary
 from op_store.models import Operation, Schema
-from op_store.store.orm import DatabaseSchemaSource
+from op_store.schema_json import schema_document
+from op_store.store import DatabaseSchemaSource
 from op_store.vox.ids import format_hash
 
 from .openapi import extend_schema_field
@@ -27,7 +29,7 @@ def _absolute(request: Request | None, path: str) -> str:
     return request.build_absolute_uri(path) if request is not None else path
 
 
-# --- documentation-only shapes (the views build these dicts directly) ------------------------------
+# --- response bodies: the views serialize through these, so the OpenAPI document is what they send ---
 
 
 class ProblemSerializer(serializers.Serializer):
@@ -60,8 +62,13 @@ class HttpReplySerializer(serializers.Serializer):
 
 
 class DecodeErrorSerializer(serializers.Serializer):
-    type = serializers.CharField(help_text="missing_schema, decode_error, invalid_root_type, ...")
-    detail = serializers.CharField()
+    """Why the payload could not be decoded; null when it was."""
+
+    type = serializers.CharField(source="error_type", help_text="missing_schema, decode_error, invalid_root_type, ...")
+    detail = serializers.CharField(source="error")
+
+    def to_representation(self, instance: DecodedResponse) -> dict[str, Any] | None:
+        return None if instance.ok else super().to_representation(instance)
 
 
 class DecodedResponseSerializer(serializers.Serializer):
@@ -69,24 +76,51 @@ class DecodedResponseSerializer(serializers.Serializer):
 
     kind = serializers.ChoiceField(choices=["value", "http", "error"])
     size = serializers.IntegerField(help_text="Bytes of postcard.")
-    type = serializers.CharField(allow_blank=True, help_text="The root type, Rust-like.")
-    value = serializers.JSONField(allow_null=True, help_text="The decoded value (decode_ref's JSON shapes).")
+    type = serializers.CharField(source="type_name", allow_blank=True, help_text="The root type, Rust-like.")
+    value = serializers.SerializerMethodField()
     http = HttpReplySerializer(allow_null=True, help_text="Set when the payload is a sealed HTTP reply.")
-    error = DecodeErrorSerializer(allow_null=True)
+    error = DecodeErrorSerializer(source="*", allow_null=True)
     hex = serializers.CharField(required=False, help_text="Raw bytes (at most 64 KiB), present on error.")
     hex_truncated = serializers.BooleanField(required=False)
 
+    @extend_schema_field(
+        serializers.JSONField(allow_null=True, help_text="The decoded value (decode_ref's JSON shapes).")
+    )
+    def get_value(self, decoded: DecodedResponse) -> Any:
+        return decoded.value if decoded.kind == "value" else None  # an HTTP reply is in "http"
+
+    def to_representation(self, instance: DecodedResponse) -> dict[str, Any]:
+        data: dict[str, Any] = super().to_representation(instance)
+        if instance.ok:  # the raw bytes only travel when they are all there is to read
+            del data["hex"], data["hex_truncated"]
+        return data
+
 
 class ClosureEntrySerializer(serializers.Serializer):
-    id = serializers.RegexField(HEX_PATTERN)
-    url = serializers.CharField()
-    name = serializers.CharField(allow_blank=True)
-    kind = serializers.CharField(allow_blank=True)
-    missing = serializers.BooleanField()
+    id = serializers.RegexField(HEX_PATTERN, source="hex")
+    url = serializers.SerializerMethodField()
+    name = serializers.SerializerMethodField()
+    kind = serializers.SerializerMethodField()
+    missing = serializers.SerializerMethodField()
+
+    def get_url(self, entry: ClosureEntry) -> str:
+        return _absolute(self.context.get("request"), reverse("op_store_api:schema-detail", args=[entry.hex]))
+
+    def get_name(self, entry: ClosureEntry) -> str:
+        return entry.schema.name if entry.schema is not None else ""
+
+    def get_kind(self, entry: ClosureEntry) -> str:
+        return entry.schema.kind.tag if entry.schema is not None else ""
+
+    def get_missing(self, entry: ClosureEntry) -> bool:
+        return entry.schema is None
 
 
 class SchemaDefinitionSerializer(serializers.Serializer):
     """``Schema.to_json()`` plus a readable declaration; ``Schema.from_json`` reads it back."""
+
+    # The view returns op_store.schema_json.schema_document itself (one body for every endpoint
+    # that serves schemas by hash); this serializer documents it, and a test keeps the two equal.
 
     id = serializers.RegexField(HEX_PATTERN)
     type_params = serializers.ListField(child=serializers.CharField())
@@ -215,24 +249,14 @@ class OperationDetailSerializer(OperationSerializer):
     @extend_schema_field(DecodedResponseSerializer(allow_null=True))
     def get_response(self, obj: Operation) -> dict[str, Any] | None:
         decoded = self._decoded(obj)
-        return decoded.to_json() if decoded is not None else None
+        return DecodedResponseSerializer(decoded).data if decoded is not None else None
 
     @extend_schema_field(ClosureEntrySerializer(many=True))
     def get_schemas(self, obj: Operation) -> list[dict[str, Any]]:
         decoded = self._decoded(obj)
         if decoded is None:
             return []
-        request = self.context.get("request")
-        return [
-            {
-                "id": entry.hex,
-                "url": _absolute(request, reverse("op_store_api:schema-detail", args=[entry.hex])),
-                "name": entry.schema.name if entry.schema is not None else "",
-                "kind": entry.schema.kind.tag if entry.schema is not None else "",
-                "missing": entry.schema is None,
-            }
-            for entry in decoded.closure
-        ]
+        return list(ClosureEntrySerializer(decoded.closure, many=True, context=self.context).data)
 
 
 # --- schemas ---------------------------------------------------------------------------------------
@@ -271,11 +295,13 @@ class SchemaSerializer(serializers.ModelSerializer):
 
 
 def schema_definition(obj: Schema) -> dict[str, Any]:
-    """The schema detail body: the stored ``Schema.to_json()`` plus its declaration."""
-    from op_store.display import declaration
-
-    schema = obj.to_vox()
-    return {**schema.to_json(), "declaration": declaration(schema, DatabaseSchemaSource(obj._state.db))}
+    """Deprecated: :func:`op_store.schema_json.schema_document` of the stored schema."""
+    warnings.warn(
+        "op_store.api.serializers.schema_definition is deprecated: use op_store.schema_json.schema_document",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return schema_document(obj.to_vox(), DatabaseSchemaSource(obj._state.db))
 
 
 __all__ = [

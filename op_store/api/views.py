@@ -18,7 +18,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from op_store.models import Operation, Schema
-from op_store.store.orm import DjangoOperationStore, purge, stats, store_alias
+from op_store.schema_json import schema_document
+from op_store.store import DatabaseSchemaSource, purge, stats
+from op_store.store.orm import store_alias
 from op_store.vox.ids import parse_hash
 
 from . import serializers as s
@@ -60,12 +62,14 @@ class APIRoot(OpStoreView):
     links = {"operations": "operation-list", "schemas": "schema-list", "stats": "stats", "purge": "purge"}
 
     def get(self, request: Request) -> Response:
-        return Response(
-            {key: request.build_absolute_uri(reverse(f"op_store_api:{name}")) for key, name in self.links.items()}
-        )
+        links = {key: request.build_absolute_uri(reverse(f"op_store_api:{name}")) for key, name in self.links.items()}
+        return Response(s.RootSerializer(links).data)
 
 
-@extend_schema(methods=["GET"], responses={200: s.OperationSerializer(many=True), **_problems(400, 401, 403, 404)})
+@extend_schema(
+    methods=["GET"],
+    responses={200: s.OperationSerializer(many=True), **_problems(400, 401, 403, 404)},
+)
 class OperationList(OpStoreView, generics.ListAPIView):
     """Operations, newest first, filtered; cursor-paginated (``next``/``previous`` links, no counts)."""
 
@@ -94,20 +98,22 @@ class OperationDetail(OpStoreView, generics.RetrieveDestroyAPIView):
 
     def delete(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         operation = self.get_object()
-        if operation.state != Operation.State.ADMITTED:
+        result = Operation.objects.using(operation._state.db).release_admitted([operation.pk])
+        if result.not_admitted and operation.state != Operation.State.ADMITTED:
             raise Conflict(
                 f"operation {operation.operation_id} is {operation.state}: only admitted operations can be "
                 "released, a sealed reply may already have reached its client",
                 code="not-admitted",
             )
-        DjangoOperationStore(scope=operation.scope, using=operation._state.db).remove(operation.operation_id)
-        if Operation.objects.using(operation._state.db).filter(pk=operation.pk).exists():
-            # remove() deletes only an admitted row: it was sealed in the meantime.
+        if result.not_admitted or result.busy:
             raise Conflict("the operation was sealed while being released", code="not-admitted")
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-@extend_schema(methods=["GET"], responses={200: s.SchemaSerializer(many=True), **_problems(400, 401, 403, 404)})
+@extend_schema(
+    methods=["GET"],
+    responses={200: s.SchemaSerializer(many=True), **_problems(400, 401, 403, 404)},
+)
 class SchemaList(OpStoreView, generics.ListAPIView):
     """Stored schemas by hash; cursor-paginated."""
 
@@ -124,8 +130,8 @@ class SchemaDetail(OpStoreView):
     """One schema in the documented JSON form: ``Schema.from_json(body)`` rebuilds it."""
 
     def get(self, request: Request, schema_hash: str) -> Response:
-        schema = get_object_or_404(Schema.objects.using(self.store_alias()), pk=parse_hash(schema_hash))
-        return Response(s.schema_definition(schema))
+        row = get_object_or_404(Schema.objects.using(self.store_alias()), pk=parse_hash(schema_hash))
+        return Response(schema_document(row.to_vox(), DatabaseSchemaSource(row._state.db)))
 
 
 @extend_schema(methods=["GET"], responses={200: s.StatsSerializer, **_problems(401, 403)})
@@ -133,7 +139,7 @@ class StatsView(OpStoreView):
     """Counts per state, stale and due rows, reply bytes, schemas. Counts whole tables: not for polling."""
 
     def get(self, request: Request) -> Response:
-        return Response(stats(using=self.store_alias()))
+        return Response(s.StatsSerializer(stats(using=self.store_alias())).data)
 
 
 @extend_schema(
@@ -150,12 +156,4 @@ class PurgeView(OpStoreView):
         body = s.PurgeRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         result = purge(using=self.store_alias(), dry_run=body.validated_data["dry_run"])
-        return Response(
-            {
-                "expired": result.expired,
-                "deleted": result.deleted,
-                "batches": result.batches,
-                "duration": result.duration,
-                "dry_run": result.dry_run,
-            }
-        )
+        return Response(s.PurgeResultSerializer(result).data)
