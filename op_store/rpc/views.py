@@ -26,6 +26,7 @@ from op_store.engine.keys import MalformedKeyError, OperationKey, key_from_reque
 from op_store.engine.policy import Policy
 from op_store.engine.transactions import atomic_request_aliases
 from op_store.problems import problem_response
+from op_store.schema_json import schema_document
 from op_store.vox import DecodeError, decode_ref, format_hash, parse_hash
 
 from .calls import Call, CallWork, Reply, error_reply
@@ -129,14 +130,15 @@ def execute(call: Call, policy: Policy) -> Answer:
 
 
 def schema_view(site: RpcSite, request: HttpRequest, schema_hash: str) -> HttpResponseBase:
-    """``GET <prefix>_schemas/<16 hex>/``: one schema as ``Schema.to_json`` (content-addressed: cacheable forever)."""
+    """``GET <prefix>_schemas/<16 hex>/``: one schema, the same document the inspection API serves
+    (:func:`op_store.schema_json.schema_document`; content-addressed: cacheable forever)."""
     if request.method not in ("GET", "HEAD"):
         return not_allowed(("GET", "HEAD"))
     schema_id = parse_hash(schema_hash)
     schema = site.get_schema(schema_id)
     if schema is None:
         return problem_response(p.SCHEMA_NOT_FOUND, f"No schema {format_hash(schema_id)} is known here.")
-    response = JsonResponse(schema.to_json())
+    response = JsonResponse(schema_document(schema, site))
     response["Cache-Control"] = "public, max-age=31536000, immutable"
     return response
 
