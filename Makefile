@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install example test lint bench
+.PHONY: install example test test-pgbouncer test-mysql lint bench
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -17,6 +17,17 @@ example: install
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The suite on the production topologies (docs/testing.md); start the services first, as root:
+#   .ci/pgbouncer  PgBouncer 1.18, transaction pooling, 127.0.0.1:6432 in front of PostgreSQL on :5432
+#   .ci/mariadb    MariaDB on 127.0.0.1:3306 (root, no password) and the mysqlclient build dependencies
+# Both create their own test database (OP_STORE_PG_TEST_NAME, OP_STORE_MYSQL_TEST_NAME; default
+# test_op_store). tests/test_topology.py checks that each run really went where its name says.
+test-pgbouncer: install
+	OP_STORE_TEST_DB=pgbouncer $(PY) -m pytest $(PYTEST_ARGS)
+
+test-mysql: install
+	OP_STORE_TEST_DB=mysql $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check op_store tests benchmarks example_project

@@ -1,6 +1,9 @@
-"""Settings for the test suite: SQLite by default, PostgreSQL with ``OP_STORE_TEST_DB=postgres``."""
+"""Settings for the test suite. ``OP_STORE_TEST_DB`` picks the database: ``sqlite`` (the default),
+``postgres``, ``pgbouncer`` (the same PostgreSQL through PgBouncer in transaction pooling) or
+``mysql`` (MariaDB/MySQL); ``make test-pgbouncer`` and ``make test-mysql`` set it."""
 
 import os
+from typing import Any
 
 SECRET_KEY = "op-store-tests-not-secret"
 DEBUG = False
@@ -48,7 +51,10 @@ TEMPLATES = [
 
 STATIC_URL = "/static/"
 
-if os.environ.get("OP_STORE_TEST_DB", "sqlite") == "postgres":
+TEST_DB = os.environ.get("OP_STORE_TEST_DB", "sqlite")
+DATABASES: dict[str, dict[str, Any]]
+
+if TEST_DB in ("postgres", "pgbouncer"):
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.postgresql",
@@ -60,10 +66,36 @@ if os.environ.get("OP_STORE_TEST_DB", "sqlite") == "postgres":
             "TEST": {"NAME": os.environ.get("OP_STORE_PG_TEST_NAME", "test_op_store")},
         }
     }
-else:
+    if TEST_DB == "pgbouncer":
+        # The same PostgreSQL behind PgBouncer in transaction pooling (.ci/pgbouncer starts it).
+        DATABASES["default"]["PORT"] = os.environ.get("OP_STORE_PGBOUNCER_PORT", "6432")
+        # A server-side cursor is a session object: it lives on one server connection, and the
+        # next fetch may land on another (Django's advice for transaction pooling).
+        DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+elif TEST_DB == "mysql":
+    # MariaDB (or MySQL) through mysqlclient; .ci/mariadb starts the server.
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.mysql",
+            "NAME": "test",
+            "USER": os.environ.get("OP_STORE_MYSQL_USER", "root"),
+            "PASSWORD": os.environ.get("OP_STORE_MYSQL_PASSWORD", ""),
+            "HOST": os.environ.get("OP_STORE_MYSQL_HOST", "127.0.0.1"),
+            "PORT": os.environ.get("OP_STORE_MYSQL_PORT", "3306"),
+            "OPTIONS": {"charset": "utf8mb4"},
+            "TEST": {
+                "NAME": os.environ.get("OP_STORE_MYSQL_TEST_NAME", "test_op_store"),
+                "CHARSET": "utf8mb4",
+                "COLLATION": "utf8mb4_unicode_ci",
+            },
+        }
+    }
+elif TEST_DB == "sqlite":
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": os.environ.get("OP_STORE_SQLITE_NAME", ":memory:"),
         }
     }
+else:  # a misspelt name must not quietly run the suite on SQLite
+    raise ValueError(f"OP_STORE_TEST_DB={TEST_DB!r}: expected sqlite, postgres, pgbouncer or mysql")
