@@ -20,7 +20,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    on_postgres = os.environ.get("OP_STORE_TEST_DB") == "postgres"
+    on_postgres = os.environ.get("OP_STORE_TEST_DB") in ("postgres", "pgbouncer")
     skip_pg = pytest.mark.skip(reason="needs PostgreSQL: run with OP_STORE_TEST_DB=postgres")
     for item in items:
         if "postgres" in item.keywords and not on_postgres:

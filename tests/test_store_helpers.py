@@ -39,7 +39,7 @@ from op_store.vox.schema import (
 ORM_PARAM = f"orm-{os.environ.get('OP_STORE_TEST_DB', 'sqlite')}"
 #: On PostgreSQL the ORM store runs the suite a second time with its statements prepared.
 PREPARED_PARAM = "orm-postgres-prepared"
-ON_POSTGRES = os.environ.get("OP_STORE_TEST_DB") == "postgres"
+ON_POSTGRES = os.environ.get("OP_STORE_TEST_DB") in ("postgres", "pgbouncer")
 
 
 class FakeClock:
