@@ -22,7 +22,7 @@ test: install
 #   .ci/pgbouncer  PgBouncer 1.18, transaction pooling, 127.0.0.1:6432 in front of PostgreSQL on :5432
 #   .ci/mariadb    MariaDB on 127.0.0.1:3306 (root, no password) and the mysqlclient build dependencies
 # Both create their own test database (OP_STORE_PG_TEST_NAME, OP_STORE_MYSQL_TEST_NAME; default
-# test_op_store). tests/test_topology.py checks that each run really went where its name says.
+# test_op_store). tests/store/test_topology.py checks that each run really went where its name says.
 test-pgbouncer: install
 	OP_STORE_TEST_DB=pgbouncer $(PY) -m pytest $(PYTEST_ARGS)
 

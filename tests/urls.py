@@ -5,5 +5,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("lc/", include("tests.testapp.urls")),
     path("api/op-store/", include("op_store.api.urls")),
-    path("", include("tests.rpc_services")),  # rpc/, rpc-mem/, rpc-shared/
+    path("", include("tests.support.rpc_services")),  # rpc/, rpc-mem/, rpc-shared/
 ]
