@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Iterable
 
+from django.core.exceptions import SynchronousOnlyOperation
 from django.db import DatabaseError
 from prometheus_client import REGISTRY, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -56,15 +57,32 @@ for _transport in TRANSPORTS:
 
 
 class PrometheusObserver:
-    """The runner's observer (:data:`op_store.engine.runner.observer`): counts outcomes, observes seals."""
+    """The runner's observer (:data:`op_store.engine.runner.observer`): counts outcomes, observes seals.
+
+    Each labelled child is looked up once and kept (``labels()`` takes a lock on every call).
+    """
+
+    def __init__(self) -> None:
+        self._requests: dict[tuple[str, str], Counter] = {}
+        self._sizes: dict[str, Histogram] = {}
+        self._seconds: dict[str, Histogram] = {}
 
     def ended(self, work: Work, outcome: o.Outcome) -> None:
-        REQUESTS.labels(outcome_label(outcome), work.transport).inc()
+        labels = (outcome_label(outcome), work.transport)
+        child = self._requests.get(labels)
+        if child is None:
+            child = self._requests[labels] = REQUESTS.labels(*labels)
+        child.inc()
 
     def sealed(self, job: Job, settled: o.Settlement) -> None:
+        elapsed = time.monotonic() - job.admitted_at
         transport = job.work.transport
-        REPLY_SIZE.labels(transport).observe(len(settled.data))
-        SEAL_SECONDS.labels(transport).observe(time.monotonic() - job.admitted_at)
+        sizes, seconds = self._sizes.get(transport), self._seconds.get(transport)
+        if sizes is None or seconds is None:
+            sizes = self._sizes[transport] = REPLY_SIZE.labels(transport)
+            seconds = self._seconds[transport] = SEAL_SECONDS.labels(transport)
+        sizes.observe(len(settled.data))
+        seconds.observe(elapsed)
 
 
 class OperationsCollector(Collector):
@@ -79,7 +97,9 @@ class OperationsCollector(Collector):
             return []
         try:
             figures = operation_counts()
-        except DatabaseError:
+        except (DatabaseError, SynchronousOnlyOperation):
+            # The other metrics still get scraped. SynchronousOnlyOperation: a scrape served from an
+            # event loop (serve /metrics from a sync view; docs/deployment.md, "Metrics").
             log.exception("op_store: could not count operations for the metrics")
             return []
         count, estimated = self._families()
