@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import random
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -39,6 +43,8 @@ from tests.live.support import apost, hook, post, preadmit, problem
 from tests.rpc_services import HOOKS, RUNS, site
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+ROOT = Path(__file__).resolve().parent.parent
 
 #: The ``outcome`` and ``transport`` labels, as docs/deployment.md lists them.
 OUTCOMES = ("executed", "replayed", "in_flight", "conflict", "indeterminate", "expired", "rejected")
@@ -350,6 +356,31 @@ def test_metrics_true_without_prometheus_client_is_a_configuration_error(monkeyp
         monkeypatch.undo()
         metrics.apply()
     assert runner.observer is not None
+
+
+IMPORTS = """
+import sys
+import django
+django.setup()
+from django.test import Client
+from op_store.engine import runner
+# A request through the runner (anonymous: refused by the scope resolver, no table needed).
+assert Client().post("/lc/fn/a/", b"{}", content_type="application/json", HTTP_IDEMPOTENCY_KEY="k").status_code == 403
+print(runner.observer is not None, "prometheus_client" in sys.modules, "op_store.metrics.prometheus" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize(("setting", "imported"), [(False, False), (None, True)])
+def test_metrics_off_imports_nothing_of_prometheus(tmp_path: Path, setting: bool | None, imported: bool) -> None:
+    (tmp_path / "metrics_settings.py").write_text(
+        f"from tests.settings import *  # noqa\nOP_STORE = {{'METRICS': {setting}}}\n"
+    )
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}:{ROOT}", "DJANGO_SETTINGS_MODULE": "metrics_settings"}
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORTS], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == [str(imported)] * 3  # observer installed, prometheus-client and our module imported
 
 
 @pytest.mark.parametrize("value", ["yes", 1, 0])
