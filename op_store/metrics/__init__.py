@@ -13,6 +13,7 @@ their labels and a sample alert: docs/deployment.md, "Metrics".
 from __future__ import annotations
 
 import importlib.util
+import sys
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -21,7 +22,7 @@ from django.core.signals import setting_changed
 from op_store.conf import op_store_settings
 from op_store.engine import runner
 
-__all__ = ["enabled", "install"]
+__all__ = ["apply", "enabled", "install"]
 
 
 def enabled() -> bool:
@@ -46,7 +47,9 @@ def apply() -> None:
         from . import prometheus
 
         runner.observe(prometheus.OBSERVER)
-    elif runner.observer is not None and type(runner.observer).__module__ == f"{__name__}.prometheus":
+        return
+    imported = sys.modules.get(f"{__name__}.prometheus")  # never imported: never installed
+    if imported is not None and runner.observer is imported.OBSERVER:
         runner.observe(None)
 
 
