@@ -73,6 +73,9 @@ DEFAULTS: dict[str, Any] = {
     # PostgreSQL (psycopg 3): prepare the store's statements on the server (op_store.store.orm.prepared).
     # Off, like Django's default, because a transaction-pooling proxy may not support it.
     "PREPARED_STATEMENTS": False,
+    # Prometheus metrics (op_store.metrics): None = on when prometheus-client is installed; True = on
+    # (prometheus-client required); False = off.
+    "METRICS": None,
 }
 
 #: Settings whose change can point the store at another database.
@@ -158,6 +161,9 @@ def validate(user: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(raw[key], bool):
             raise ImproperlyConfigured(f"OP_STORE[{key!r}] must be True or False, got {raw[key]!r}")
         out[key] = raw[key]
+    if raw["METRICS"] is not None and not isinstance(raw["METRICS"], bool):
+        raise ImproperlyConfigured(f"OP_STORE['METRICS'] must be None, True or False, got {raw['METRICS']!r}")
+    out["METRICS"] = raw["METRICS"]
     out["STORED_HEADERS"] = frozenset(h.lower() for h in _strings("STORED_HEADERS", raw["STORED_HEADERS"]))
     out["API_PERMISSION_CLASSES"] = _strings("API_PERMISSION_CLASSES", raw["API_PERMISSION_CLASSES"])
     # Import strings are resolved on first use (they may import modules that need the app registry).

@@ -1,3 +1,5 @@
+import importlib.util
+
 from demo.api import ChargeView, PaymentViewSet
 from demo.views import payments
 from django.contrib import admin
@@ -15,3 +17,9 @@ urlpatterns = [
     path("demo/api/", include(router.urls)),
     path("rpc/", include("demo.services")),
 ]
+
+# /metrics for Prometheus when prometheus-client is installed (pip install 'op-store[metrics]').
+if importlib.util.find_spec("prometheus_client") is not None:
+    from example.metrics import metrics
+
+    urlpatterns.append(path("metrics", metrics, name="metrics"))

@@ -14,6 +14,10 @@ The runner knows no transport: a *work* object (:class:`Work`) runs the view or 
 settles its result (what to seal), and a *responder* turns the :mod:`outcome <.outcomes>` into an
 HTTP response or an RPC reply. See ``docs/architecture.md``.
 
+Observation. :data:`observer` (None unless :mod:`op_store.metrics` is on) is told how each request
+ended and each reply sealed: one ``if observer is not None`` per site, so a runner without metrics
+pays one comparison and nothing else (``docs/deployment.md``, "Metrics").
+
 Transactions. When the work runs in a transaction on the store's database (the work is atomic,
 ``ATOMIC_REQUESTS`` is on for that alias, or the caller already is in a transaction there), the
 runner opens that transaction itself, *after* the admission committed: admission (autocommit) ->
@@ -78,6 +82,8 @@ class Work(Protocol):
     log: logging.Logger
     #: False for work that is safe to repeat (an idempotent RPC method): it always runs untracked.
     exactly_once: bool
+    #: Which transport the work came through (``"http"``, ``"rpc"``): a label of the metrics.
+    transport: str
 
     def fingerprint(self, policy: Policy) -> bytes:
         """What must match on a retry; may raise :class:`~op_store.problems.ProblemError`."""
@@ -117,6 +123,8 @@ class Job:
     alias: str | None
     transactional: bool
     token: int | None = None
+    #: ``time.monotonic()`` when the job was admitted (the start of the admission-to-seal time).
+    admitted_at: float = 0.0
 
 
 # --- steps before the work runs ----------------------------------------------------------------
@@ -147,6 +155,29 @@ PLAIN = _Plain.PLAIN
 #: What an admission means (decide); before admission there may be no key (PLAIN) instead.
 Decision = Outcome | Admitted | Waiting
 Step = Decision | _Plain
+
+
+class Observer(Protocol):
+    """What watches the runner: :mod:`op_store.metrics` installs one with :func:`observe`."""
+
+    def ended(self, work: Work, outcome: Outcome) -> None:
+        """``work`` went through the runner and ended in ``outcome``."""
+        ...
+
+    def sealed(self, job: Job, settled: Settlement) -> None:
+        """``settled`` was sealed for ``job`` (and committed, when the job is transactional)."""
+        ...
+
+
+#: The runner's observer; None (the default) costs each hook site one comparison.
+observer: Observer | None = None
+
+
+def observe(new: Observer | None) -> Observer | None:
+    """Install ``new`` as the runner's observer (None: none); returns the one it replaces."""
+    global observer
+    old, observer = observer, new
+    return old
 
 
 class Phase(enum.Enum):
@@ -206,6 +237,7 @@ def decide(job: Job, admission: Admission) -> Decision:
     if outcome is AdmissionOutcome.ADMITTED:
         assert admission.token is not None
         job.token = admission.token
+        job.admitted_at = time.monotonic()
         return Admitted(job)
     if outcome is AdmissionOutcome.SEALED:
         assert admission.sealed is not None
@@ -319,6 +351,9 @@ def finish(job: Job, result: Any) -> Outcome:
         # The work's effects are committed; re-running it could repeat them. Keep the admission
         # (a retry is answered as the stale policy says) and hand back the result.
         log.exception("op_store: sealing %s failed; it stays admitted and will not be re-run", describe(job))
+    else:
+        if observer is not None:
+            observer.sealed(job, settled)
     return Executed(settled.result, settled.action)
 
 
@@ -366,6 +401,8 @@ def run_transactional(job: Job, work: SyncWork) -> Outcome:
     assert settled is not None
     if settled.action is not SettleAction.SEAL:
         release(job)
+    elif observer is not None:
+        observer.sealed(job, settled)
     return Executed(settled.result, settled.action)
 
 
@@ -378,6 +415,13 @@ def run(work: SyncWork, key: OperationKey | None, policy: Policy, atomic_aliases
     ``atomic_aliases``: the databases whose ``ATOMIC_REQUESTS`` transaction the work opens around
     itself (Django was told not to); the store's own alias among them makes the run transactional.
     """
+    outcome = _run(work, key, policy, atomic_aliases)
+    if observer is not None:
+        observer.ended(work, outcome)
+    return outcome
+
+
+def _run(work: SyncWork, key: OperationKey | None, policy: Policy, atomic_aliases: Sequence[str]) -> Outcome:
     step = begin(work, key, policy, atomic_aliases, is_async=False)
     if isinstance(step, Waiting):
         step = wait_sync(step.job)
@@ -398,6 +442,13 @@ def run(work: SyncWork, key: OperationKey | None, policy: Policy, atomic_aliases
 
 async def arun(work: AsyncWork, key: OperationKey | None, policy: Policy) -> Outcome:
     """The way of one asynchronous request: store calls run via ``sync_to_async``, the work never in a transaction."""
+    outcome = await _arun(work, key, policy)
+    if observer is not None:
+        observer.ended(work, outcome)
+    return outcome
+
+
+async def _arun(work: AsyncWork, key: OperationKey | None, policy: Policy) -> Outcome:
     step = await sync_to_async(begin, thread_sensitive=True)(work, key, policy, (), is_async=True)
     if isinstance(step, Waiting):
         step = await wait_async(step.job)

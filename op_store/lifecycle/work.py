@@ -30,6 +30,7 @@ class _ViewWork:
 
     log = log
     exactly_once = True
+    transport = "http"
 
     def __init__(self, request: HttpRequest, atomic: bool) -> None:
         self.request = request

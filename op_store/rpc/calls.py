@@ -147,6 +147,7 @@ class CallWork:
     """
 
     log = log
+    transport = "rpc"
 
     def __init__(self, call: Call, atomic_aliases: Sequence[str]) -> None:
         self.call = call

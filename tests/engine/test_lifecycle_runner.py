@@ -47,6 +47,7 @@ class Work:
     log = logging.getLogger("tests.runner")
     label = "test work"
     atomic = False
+    transport = "test"
 
     def __init__(
         self, result: Any = b"reply", action: o.SettleAction = o.SettleAction.SEAL, fingerprint: bytes = b"f" * 32
