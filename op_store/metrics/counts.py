@@ -21,7 +21,7 @@ from django.db import connections
 from django.utils import timezone
 
 from op_store.models import Operation, OperationQuerySet
-from op_store.store.alias import store_alias
+from op_store.store.orm.alias import store_alias
 
 #: Rows counted exactly per figure; past this a figure is an estimate.
 CAP = 10_000

@@ -38,7 +38,7 @@ from op_store.metrics.counts import operation_counts
 from op_store.models import Operation
 from op_store.rpc.calls import Call
 from op_store.store import DjangoOperationStore
-from op_store.store.alias import store_alias
+from op_store.store.orm.alias import store_alias
 from tests.support.live.support import apost, hook, post, preadmit, problem
 from tests.support.rpc_services import HOOKS, RUNS, site
 
