@@ -214,7 +214,9 @@ def test_rpc_answers_400_to_a_bad_operation_id(alice: Client, method: str, value
 
 @pytest.mark.parametrize("method", ["transfer", "balance"])
 @pytest.mark.parametrize("value", BAD_IDEMPOTENCY_KEYS.values(), ids=BAD_IDEMPOTENCY_KEYS.keys())
-def test_rpc_answers_400_to_a_bad_idempotency_key(alice: Client, method: str, value: str, no_errors_logged: None) -> None:
+def test_rpc_answers_400_to_a_bad_idempotency_key(
+    alice: Client, method: str, value: str, no_errors_logged: None
+) -> None:
     RUNS.clear()
     _malformed(_rpc(alice, method, HTTP_IDEMPOTENCY_KEY=value))
     assert not RUNS and db_runs("transfer") == 0 and not Operation.objects.exists()
