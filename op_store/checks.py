@@ -13,6 +13,8 @@
 - ``op_store.W004`` the routers do not allow op_store's tables on the store's database.
 - ``op_store.W005`` ``PREPARED_STATEMENTS`` is on but the store's database cannot prepare (only
   PostgreSQL through psycopg 3 can): it has no effect.
+- ``op_store.W006`` ``STALE_POLICY`` is ``"reexecute"`` for every view: a handler that committed its
+  effects and then crashed, or outlived its lease, runs a second time.
 - ``op_store.W040`` ``ExactlyOnceMiddleware`` is not after ``AuthenticationMiddleware``; the default
   scope resolver then sees every request as anonymous (keys are refused or kept per session, not per user).
 - ``op_store.W041`` a middleware with ``process_view`` comes after ``ExactlyOnceMiddleware``; for
@@ -85,6 +87,17 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                     id="op_store.W005",
                 )
             )
+    if values["STALE_POLICY"] == "reexecute":
+        errors.append(
+            Warning(
+                "OP_STORE['STALE_POLICY'] is 'reexecute': a handler that committed its effects and then crashed, "
+                "or ran longer than LEASE, runs twice.",
+                hint="Use 'reexecute_if_transactional' (only runs that provably did nothing run again) or the "
+                "default 'indeterminate', and pass exactly_once(stale='reexecute') to the views that are safe to "
+                "repeat.",
+                id="op_store.W006",
+            )
+        )
     from .conf import as_callable
 
     for key in ("SCOPE_RESOLVER", "FINGERPRINT"):

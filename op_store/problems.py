@@ -95,6 +95,32 @@ def problem_response(
     return response
 
 
+def response_too_large(size: int, limit: int, *, recorded: bool) -> HttpResponse:
+    """The refusal of a reply over ``MAX_RESPONSE_BYTES`` (deterministic: a replay repeats it byte for byte).
+
+    ``recorded``: the work ran outside a transaction, so its effects stand and this refusal is sealed
+    for the key in place of the reply; otherwise its writes were rolled back and the key released.
+    See ``docs/problems.md#response-too-large``.
+    """
+    if recorded:
+        outcome = (
+            "The operation ran outside a transaction and its effects stand, so it will not run again for this "
+            "key or operation id: this answer is recorded, and a retry gets it again."
+        )
+    else:
+        outcome = (
+            "Its effects were rolled back and nothing was recorded, so a retry with the same key or operation "
+            "id runs it again (and is likely to be refused the same way)."
+        )
+    return problem_response(
+        RESPONSE_TOO_LARGE,
+        f"The reply ({size} bytes) is larger than this server stores for replays (MAX_RESPONSE_BYTES = "
+        f"{limit}), so it was not delivered. {outcome}",
+        response_bytes=size,
+        max_response_bytes=limit,
+    )
+
+
 class ProblemError(Exception):
     """Raised by a scope resolver or a fingerprint to answer with a problem instead of running the view."""
 

@@ -11,6 +11,11 @@ derivations may produce; a collision with a ``Vox-Operation-Id`` in the same sco
 or a client colliding with itself.
 
 ``Vox-Operation-Id`` is the vox client's own u64 operation id in decimal and is used as is.
+
+Both headers name exactly one key. A server merges repeated header lines into one value joined by
+commas (``A`` and ``B`` arrive as ``A,B``), so a bare key may not contain a comma: a merged value is
+refused rather than taken for a third key. Every refusal is a :class:`MalformedKeyError` (400
+``malformed-key``), whatever the client sent; see ``docs/problems.md#malformed-key``.
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ from op_store.vox.ids import U64_MAX, hash64
 IDEMPOTENCY_KEY_HEADER = headers.IDEMPOTENCY_KEY
 OPERATION_ID_HEADER = headers.OPERATION_ID
 MAX_KEY_LENGTH = 255
+#: The longest ``Vox-Operation-Id`` read (2**64 - 1 has 20 digits); longer text never reaches ``int()``,
+#: whose limit on digits (4300) would raise a ``ValueError`` that is not a :class:`MalformedKeyError`.
+MAX_OPERATION_ID_DIGITS = 20
 KEY_ID_PREFIX = b"idempotency-key:"
 
 
@@ -60,6 +68,11 @@ def parse_idempotency_key(value: str) -> str:
                 f"Idempotency-Key contains {bad!r}; a bare key may only hold visible ASCII characters "
                 "(quote it as an RFC 8941 string to include spaces)"
             )
+        if "," in value:
+            raise MalformedKeyError(
+                "Idempotency-Key holds a comma: send one key on one header line (two lines arrive joined "
+                "by a comma); quote the key as an RFC 8941 string if the comma is part of it"
+            )
         key = value
     if not 1 <= len(key) <= MAX_KEY_LENGTH:
         raise MalformedKeyError(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters long, got {len(key)}")
@@ -92,8 +105,12 @@ def _parse_sf_string(value: str) -> str:
 def parse_operation_id(value: str) -> int:
     """The u64 of a ``Vox-Operation-Id`` header value (decimal digits), or :class:`MalformedKeyError`."""
     value = value.strip(" \t")
-    if not value or not value.isascii() or not value.isdigit():
-        raise MalformedKeyError(f"Vox-Operation-Id must be a decimal integer in 0..{U64_MAX}, got {value!r}")
+    if not value or not value.isascii() or not value.isdigit() or len(value) > MAX_OPERATION_ID_DIGITS:
+        shown = value if len(value) <= 40 else f"{value[:20]}... ({len(value)} characters)"
+        raise MalformedKeyError(
+            f"Vox-Operation-Id must be a decimal integer in 0..{U64_MAX} (at most "
+            f"{MAX_OPERATION_ID_DIGITS} ASCII digits), got {shown!r}"
+        )
     number = int(value)
     if number > U64_MAX:
         raise MalformedKeyError(f"Vox-Operation-Id must be at most {U64_MAX} (an unsigned 64-bit id), got {value}")

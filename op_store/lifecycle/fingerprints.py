@@ -81,6 +81,8 @@ def body_digest(request: HttpRequest, *, spool_any: bool = False) -> bytes:
       ASGI requests, already spooled by Django, are hashed in place and rewound.
     - Any other body over the limit is refused with 413 ``request-too-large``: Django itself refuses
       to load such a body into ``request.body``/``request.POST``. ``spool_any=True`` spools it instead.
+    - A ``Content-Length`` that is not a byte count (text, a sign, more than 20 digits) is refused
+      with 413 ``request-too-large`` too: Django's ``request.body`` would raise ``ValueError`` on it.
     """
     request = django_request(request)
     loaded = loaded_body(request)
@@ -89,7 +91,15 @@ def body_digest(request: HttpRequest, *, spool_any: bool = False) -> bytes:
     if body_read_started(request):
         return _parsed_form_digest(request)
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-    if limit is None or (_declared_length(request) <= limit and not _seekable_larger_than(request, limit)):
+    declared = _declared_length(request)
+    if declared is None:
+        # Django's request.body would raise ValueError (a 500) converting it; refuse it here instead.
+        raise ProblemError(
+            REQUEST_TOO_LARGE,
+            "The request's Content-Length is not a byte count of at most 20 digits, so its body cannot be "
+            "read. Send a valid Content-Length.",
+        )
+    if limit is None or (declared <= limit and not _seekable_larger_than(request, limit)):
         try:
             return blake3.blake3(request.body).digest()
         except RequestDataTooBig:
@@ -129,11 +139,12 @@ def _parsed_form_digest(request: HttpRequest) -> bytes:
     return hasher.digest()
 
 
-def _declared_length(request: HttpRequest) -> int:
-    try:
-        return int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return 0
+def _declared_length(request: HttpRequest) -> int | None:
+    """The declared body length (0 when absent); None when ``Content-Length`` is not a byte count."""
+    value = str(request.META.get("CONTENT_LENGTH") or "0").strip()
+    if not (value.isascii() and value.isdigit() and len(value) <= 20):
+        return None
+    return int(value)
 
 
 def _seekable_larger_than(request: HttpRequest, limit: int) -> bool:

@@ -72,6 +72,16 @@ def reply_from_response(response: HttpResponse, allowed: frozenset[str]) -> Http
     return HttpReply(status=response.status_code, headers=stored_headers(response, allowed), body=response.content)
 
 
+def problem_reply(response: HttpResponse) -> HttpReply:
+    """An answer op_store gives in place of a reply, as sealed: status, its Content-Type and body.
+
+    The Content-Type is kept whatever ``STORED_HEADERS`` says: a replayed problem must stay one.
+    """
+    return HttpReply(
+        status=response.status_code, headers=[("Content-Type", response["Content-Type"])], body=response.content
+    )
+
+
 def encode_reply(reply: HttpReply) -> bytes:
     return encode(reply, HttpReply)
 

@@ -12,9 +12,9 @@ from django.http.response import HttpResponseBase
 from op_store.engine.outcomes import SettleAction, Settlement
 from op_store.engine.policy import Policy
 from op_store.engine.transactions import wrap_atomic
-from op_store.problems import RESPONSE_TOO_LARGE, problem_response
+from op_store.problems import response_too_large
 
-from .reply import encode_reply, reply_from_response, reply_schema
+from .reply import encode_reply, problem_reply, reply_from_response, reply_schema
 
 if TYPE_CHECKING:
     from op_store.engine.runner import Job
@@ -49,7 +49,7 @@ class _ViewWork:
 
         ``RELEASE`` keeps the view's writes (a reply the policy simply does not seal: streaming, 3xx,
         409...); ``ROLLBACK`` also undoes them in a transaction (the client is told it failed: 5xx,
-        a reply too large to store).
+        a reply too large to store that a rollback undoes).
         """
         if not isinstance(response, HttpResponseBase):
             return Settlement(response, SettleAction.ROLLBACK)  # Django will raise "didn't return an HttpResponse"
@@ -64,23 +64,32 @@ class _ViewWork:
             return Settlement(response, SettleAction.ROLLBACK if status >= 500 else SettleAction.RELEASE)
         body: bytes = response.content
         if len(body) > policy.max_response_bytes:
-            log.error(
-                "op_store: the %d-byte reply of %s exceeds MAX_RESPONSE_BYTES (%d); not sealed, admission released",
-                len(body),
-                self.describe(job),
-                policy.max_response_bytes,
-            )
-            refused = problem_response(
-                RESPONSE_TOO_LARGE,
-                f"The reply ({len(body)} bytes) is larger than this server stores for replays "
-                f"(MAX_RESPONSE_BYTES = {policy.max_response_bytes}), so it was not delivered.",
-                response_bytes=len(body),
-                max_response_bytes=policy.max_response_bytes,
-            )
-            return Settlement(refused, SettleAction.ROLLBACK)
+            return self._refuse_oversized(len(body), job)
         root, registry = reply_schema()
         data = encode_reply(reply_from_response(response, policy.stored_headers))
         return Settlement(response, SettleAction.SEAL, data, root, registry, status)
+
+    def _refuse_oversized(self, size: int, job: Job) -> Settlement:
+        """A reply too large to seal: refused; recorded for the key unless a rollback undid the view.
+
+        Outside a transaction the view's writes are committed already, so releasing the key would let
+        a retry run it a second time; the refusal is sealed instead (see ``docs/problems.md``).
+        """
+        limit = job.policy.max_response_bytes
+        recorded = not job.transactional
+        log.error(
+            "op_store: the %d-byte reply of %s exceeds MAX_RESPONSE_BYTES (%d); %s",
+            size,
+            self.describe(job),
+            limit,
+            "its effects stand, so the refusal is sealed in its place" if recorded else "rolled back and released",
+        )
+        refused = response_too_large(size, limit, recorded=recorded)
+        if not recorded:
+            return Settlement(refused, SettleAction.ROLLBACK)
+        root, registry = reply_schema()
+        data = encode_reply(problem_reply(refused))
+        return Settlement(refused, SettleAction.SEAL, data, root, registry, refused.status_code)
 
 
 class ViewWork(_ViewWork):

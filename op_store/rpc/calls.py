@@ -30,6 +30,11 @@ differs from vox, which answers Indeterminate to every later retry of a crashed 
 transaction proves the crash left no effect. For a non-atomic method the writes it made before
 raising stay (it chose not to be atomic), and the admission is released all the same (as the
 HTTP lifecycle does for a 5xx); make such methods atomic if a retry must not repeat partial effects.
+
+A reply over ``MAX_RESPONSE_BYTES`` is refused with a 500 ``response-too-large`` problem. Rolled back
+with the runner's transaction, the call is released; otherwise (a non-atomic method, a store outside
+the database) its writes stand, so the refusal is sealed in the reply's place and replayed to every
+retry (``docs/architecture.md``, "Never release a key whose work may have had effects").
 """
 
 from __future__ import annotations
@@ -39,11 +44,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
 from op_store.engine.outcomes import SettleAction, Settlement
 from op_store.engine.policy import Policy, ScopeResolver, StoreFactory
 from op_store.engine.transactions import wrap_atomic
+from op_store.lifecycle.reply import encode_reply, problem_reply, reply_schema
+from op_store.problems import response_too_large
 from op_store.vox import Err, Ok, SchemaSource, TypeRef
 
 from .errors import UserError, VoxError
@@ -115,12 +122,21 @@ class MethodFailed(Exception):
 
 
 class ReplyTooLarge(Exception):
-    """The encoded reply is larger than ``MAX_RESPONSE_BYTES``: it is not sealed, the caller is told."""
+    """The encoded reply is larger than ``MAX_RESPONSE_BYTES``: it is not sealed, the caller is told.
 
-    def __init__(self, size: int, limit: int) -> None:
-        super().__init__(size, limit)
+    ``recorded``: the method's effects stand (it ran outside the runner's transaction), so the refusal
+    is sealed for the operation id in the reply's place and a retry gets it again.
+    """
+
+    def __init__(self, size: int, limit: int, recorded: bool = False) -> None:
+        super().__init__(size, limit, recorded)
         self.size = size
         self.limit = limit
+        self.recorded = recorded
+
+    def response(self) -> HttpResponse:
+        """The refusal, as answered now and (when recorded) replayed later."""
+        return response_too_large(self.size, self.limit, recorded=self.recorded)
 
 
 def method_owner(call: Call) -> Any:
@@ -195,6 +211,15 @@ class CallWork:
             return Settlement(result, SettleAction.ROLLBACK)
         limit = job.policy.max_response_bytes
         if len(result) > limit:
-            return Settlement(ReplyTooLarge(len(result), limit), SettleAction.ROLLBACK)
+            # Rolled back with the runner's transaction, the call left nothing and may run again; else
+            # its writes are committed (the store is outside the database, or the method is not
+            # atomic) and a second run must not happen: the refusal is sealed in the reply's place.
+            too_large = ReplyTooLarge(len(result), limit, recorded=not job.transactional)
+            if not too_large.recorded:
+                return Settlement(too_large, SettleAction.ROLLBACK)
+            root, registry = reply_schema()
+            refusal = too_large.response()
+            data = encode_reply(problem_reply(refusal))
+            return Settlement(too_large, SettleAction.SEAL, data, root, registry, refusal.status_code)
         method = self.call.method
         return Settlement(result, SettleAction.SEAL, result, method.reply_root, method.registry, 200)

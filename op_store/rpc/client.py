@@ -217,8 +217,9 @@ class RpcClient(Generic[S]):
 
     def _pause(self, attempt: int, retry_after: str | None) -> float:
         pause = min(self.max_backoff, self.backoff * 2 ** (attempt - 1)) * (0.5 + random.random())
-        if retry_after and retry_after.strip().isdigit():
-            pause = max(pause, min(float(retry_after), self.max_backoff))
+        seconds = (retry_after or "").strip()
+        if seconds.isascii() and seconds.isdigit():  # isdigit alone admits "²", which float() refuses
+            pause = max(pause, min(float(seconds), self.max_backoff))
         return pause
 
     def result(self, spec: MethodSpec, reply: RawReply) -> Any:

@@ -14,6 +14,8 @@ from django.http import HttpResponse
 from op_store import problems as p
 from op_store.engine import outcomes as o
 from op_store.engine.runner import RETRY_AFTER
+from op_store.lifecycle.reply import reply_schema
+from op_store.lifecycle.responder import replay as replay_http
 
 from .calls import Call, MethodFailed, Reply, ReplyTooLarge, error_reply
 from .errors import CONFLICT_MESSAGE, VoxError
@@ -30,6 +32,8 @@ def respond(outcome: o.Outcome, call: Call) -> Answer:
     if isinstance(outcome, (o.Executed, o.Untracked)):
         return result_reply(call, outcome.result)
     if isinstance(outcome, o.Replayed):
+        if outcome.sealed.root_type == reply_schema()[0]:
+            return replay_http(outcome)  # a refusal recorded in the reply's place (a reply too large)
         source = ChainedSchemaSource([method.registry, outcome.store.schema_source()])
         return Reply(outcome.sealed.response, outcome.sealed.root_type, method.method_id, source, replayed=True)
     if isinstance(outcome, (o.Indeterminate, o.Expired)):
@@ -78,17 +82,12 @@ def result_reply(call: Call, result: bytes | MethodFailed | ReplyTooLarge) -> An
         )
     if isinstance(result, ReplyTooLarge):
         log.error(
-            "op_store: the %d-byte reply of %s exceeds MAX_RESPONSE_BYTES (%d); not sealed",
+            "op_store: the %d-byte reply of %s exceeds MAX_RESPONSE_BYTES (%d); %s",
             result.size,
             call.describe(),
             result.limit,
+            "its effects stand, so the refusal is sealed in its place" if result.recorded else "rolled back",
         )
-        return p.problem_response(
-            p.RESPONSE_TOO_LARGE,
-            f"The reply ({result.size} bytes) is larger than this server stores for replays (MAX_RESPONSE_BYTES = "
-            f"{result.limit}), so it was not delivered.",
-            response_bytes=result.size,
-            max_response_bytes=result.limit,
-        )
+        return result.response()
     method = call.method
     return Reply(result, method.reply_root, method.method_id, method.registry)

@@ -105,16 +105,19 @@ def test_streaming_replies_release(alice: Client, scope: str, path: str) -> None
     assert count("a") == 2
 
 
-def test_oversized_reply_is_refused_and_released(alice: Client, scope: str, settings: Any) -> None:
+def test_oversized_reply_is_refused_and_the_refusal_recorded(alice: Client, scope: str, settings: Any) -> None:
+    """The view ran outside a transaction, so its effects stand: the key keeps the refusal, never a re-run."""
     settings.OP_STORE = {"MAX_RESPONSE_BYTES": 50}
     response = post(alice, "/lc/big/a/?size=51")
     assert response.status_code == 500
     body = problem(response)
     assert body["code"] == "response-too-large"
     assert (body["response_bytes"], body["max_response_bytes"]) == (51, 50)
-    assert _released(scope)
-    post(alice, "/lc/big/a/?size=51")
-    assert count("a") == 2
+    assert not _released(scope)
+    again = post(alice, "/lc/big/a/?size=51")
+    assert again.status_code == 500 and again.content == response.content
+    assert again["Idempotent-Replayed"] == "true"
+    assert count("a") == 1
     ok = post(alice, "/lc/big/b/?size=50", key="k-2")
     assert ok.status_code == 200 and post(alice, "/lc/big/b/?size=50", key="k-2").content == ok.content
 
