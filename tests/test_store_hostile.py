@@ -6,11 +6,16 @@
   identity: escaping it could make two scopes one).
 - A locked SQLite database (a slow transaction elsewhere) answers 503 ``database-busy`` with
   Retry-After, never an HTML 500.
+- ``prepared=True`` behind PgBouncer in transaction pooling (which does not track prepared
+  statements) falls back to unprepared statements on that connection with a warning.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
+import socket
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -25,6 +30,7 @@ from op_store.decorators import exactly_once
 from op_store.models import Operation
 from op_store.store import DjangoOperationStore
 from op_store.store.common import storable_text
+from op_store.store.orm import admission_connections
 from tests.testapp.models import Row
 
 # --- views of this module (mounted with pytest.mark.urls) --------------------------------------
@@ -176,3 +182,66 @@ def test_a_locked_sqlite_database_answers_503_database_busy(user: Any, held: Non
     assert replies["slow"].status_code == 201
     # Nothing was admitted for the refused request: its retry runs the view.
     assert not Operation.objects.filter(key="other-1").exists()
+
+
+# --- prepared statements behind PgBouncer in transaction pooling --------------------------------
+
+
+def _pgbouncer_port() -> int:
+    return int(os.environ.get("OP_STORE_PGBOUNCER_PORT", "6432"))
+
+
+@pytest.fixture
+def through_pgbouncer() -> Iterator[None]:
+    """The default alias pointed at PgBouncer (transaction pooling) for the test, then back."""
+    conn = connections["default"]
+    if conn.vendor != "postgresql":
+        pytest.skip("PgBouncer fronts PostgreSQL")
+    port = _pgbouncer_port()
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        pytest.skip(f"nothing listens on 127.0.0.1:{port} (start PgBouncer in transaction pooling, e.g. .ci/pgbouncer)")
+    saved = conn.settings_dict["PORT"]
+    connections.close_all()
+    conn.settings_dict["PORT"] = str(port)
+    try:
+        yield
+    finally:
+        connections.close_all()
+        admission_connections.close()
+        conn.settings_dict["PORT"] = saved
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_prepared_statements_behind_pgbouncer_fall_back_instead_of_failing(
+    through_pgbouncer: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = DjangoOperationStore("bouncer", prepared=True)
+    outcomes: list[str] = []
+    errors: list[BaseException] = []
+
+    def other_client() -> None:
+        # Another client connection: PgBouncer hands it the server connection the first one just
+        # used, where psycopg's first statement name is already taken.
+        try:
+            for op in range(100, 106):
+                outcomes.append(DjangoOperationStore("bouncer", prepared=True).try_admit(op).outcome.value)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    with caplog.at_level(logging.WARNING, logger="op_store"):
+        for op in range(1, 6):
+            outcomes.append(store.try_admit(op).outcome.value)
+            thread = threading.Thread(target=other_client)
+            thread.start()
+            thread.join()
+            outcomes.append(store.try_admit(op).outcome.value)
+    assert errors == []
+    assert outcomes.count("admitted") == 5 + 6
+    assert outcomes.count("in_flight") == 5 + 6 * 4
+    warnings = [r for r in caplog.records if "prepared" in r.getMessage()]
+    assert 1 <= len(warnings) <= 6  # at most once per client connection (this one and five others)
