@@ -245,3 +245,28 @@ def test_prepared_statements_behind_pgbouncer_fall_back_instead_of_failing(
     assert outcomes.count("in_flight") == 5 + 6 * 4
     warnings = [r for r in caplog.records if "prepared" in r.getMessage()]
     assert 1 <= len(warnings) <= 6  # at most once per client connection (this one and five others)
+
+
+# --- the system check ------------------------------------------------------------------------------
+
+
+def test_w006_sqlite_file_not_in_wal_without_atomic_requests(
+    tmp_path: Any, monkeypatch: Any, django_db_blocker: Any
+) -> None:
+    from django.db.backends.sqlite3.base import DatabaseWrapper
+    from django.test.utils import override_settings
+
+    from op_store import checks as op_checks
+
+    name = str(tmp_path / "busy.sqlite3")
+    config = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": name}}
+    conn = DatabaseWrapper({**connections["default"].settings_dict, **config["default"], "OPTIONS": {}}, "default")
+    monkeypatch.setattr(connections._connections, "default", conn, raising=False)
+    with override_settings(DATABASES=config), django_db_blocker.unblock():
+        messages = op_checks.check_sqlite_journal_mode(databases=["default"])
+        assert [m.id for m in messages] == ["op_store.W006"]
+        assert "'delete'" in messages[0].msg and "database-busy" in messages[0].msg
+        with conn.cursor() as cursor:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        assert op_checks.check_sqlite_journal_mode(databases=["default"]) == []
+    conn.close()
