@@ -270,3 +270,26 @@ def test_w006_sqlite_file_not_in_wal_without_atomic_requests(
             cursor.execute("PRAGMA journal_mode=WAL")
         assert op_checks.check_sqlite_journal_mode(databases=["default"]) == []
     conn.close()
+
+
+@pytest.mark.urls(__name__)
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("url", "key", "status", "code"),
+    [
+        ("/echo/a%00b/", "nul-path", 201, None),
+        ("/echo/%ED%A0%80/", "surrogate-bytes-path", 201, None),  # invalid UTF-8: Django re-quotes it
+        ("/echo/%F0%9F%98%80/", "emoji-path", 201, None),
+        ("/echo/x/?q=%00%ED%A0%80", "nul-query", 201, None),  # the query is fingerprinted, not stored
+        ("/echo/x/", "k\x00ey", 400, "malformed-key"),
+        ("/echo/x/", "k\u00e9y", 400, "malformed-key"),
+        ("/echo/" + "%00" * 240 + "/", "long-nul-path", 201, None),
+    ],
+)
+def test_hostile_request_text_never_makes_a_500(
+    alice: Client, url: str, key: str, status: int, code: str | None
+) -> None:
+    response = alice.post(url, HTTP_IDEMPOTENCY_KEY=key)
+    assert response.status_code == status, response.content[:300]
+    if code is not None:
+        assert json.loads(response.content)["code"] == code
