@@ -15,6 +15,8 @@
   PostgreSQL through psycopg 3 can): it has no effect.
 - ``op_store.W006`` ``STALE_POLICY`` is ``"reexecute"`` for every view: a handler that committed its
   effects and then crashed, or outlived its lease, runs a second time.
+- ``op_store.W007`` (database check) op_store's database is an SQLite file not in WAL mode (without
+  ``ATOMIC_REQUESTS``; with it, W003): a transaction elsewhere makes admissions 503 database-busy.
 - ``op_store.W040`` ``ExactlyOnceMiddleware`` is not after ``AuthenticationMiddleware``; the default
   scope resolver then sees every request as anonymous (keys are refused or kept per session, not per user).
 - ``op_store.W041`` a middleware with ``process_view`` comes after ``ExactlyOnceMiddleware``; for
@@ -166,7 +168,8 @@ def check_admission_isolation(app_configs: Any = None, **kwargs: Any) -> list[Ch
 
 @register(Tags.database)
 def check_sqlite_journal_mode(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """W003: asked of the database each time (not the store's cached answer: a check must see a fix)."""
+    """W003 (under ATOMIC_REQUESTS) or W007: asked of the database each time (not the store's cached
+    answer: a check must see a fix)."""
     values, _ = _validated()
     if values is None or not databases:
         return []
@@ -174,14 +177,15 @@ def check_sqlite_journal_mode(app_configs: Any = None, databases: Any = None, **
     if alias not in databases or alias not in settings.DATABASES:
         return []
     config = _atomic_requests(alias)
-    if config is None:
-        return []
     from django.db import connections
 
     from .store.orm.dialects import dialect_class, dialect_for
     from .store.orm.outcomes import IsolationLimit
 
-    if dialect_class(_vendor(config)).static_isolation(config) is not None:
+    if (
+        dialect_class(_vendor(settings.DATABASES[alias])).static_isolation(config or settings.DATABASES[alias])
+        is not None
+    ):
         return []  # decided by the settings alone (W001, W002) or not a question for this database
     conn = connections[alias]
     with conn.cursor() as cursor:
@@ -189,11 +193,22 @@ def check_sqlite_journal_mode(app_configs: Any = None, databases: Any = None, **
     if isolation.limit is not IsolationLimit.NOT_WAL:
         return []
     journal = isolation.detail
+    hint = "Use WAL: OPTIONS={'init_command': 'PRAGMA journal_mode=WAL;'} (or run the PRAGMA once)."
+    if config is None:
+        return [
+            Warning(
+                f"Database {alias!r} is an SQLite file in journal_mode {journal!r}: while an atomic view (or any "
+                "transaction) holds the write lock, every other request's admission waits for it and, after the "
+                "busy timeout, is answered 503 database-busy.",
+                hint=hint,
+                id="op_store.W007",
+            )
+        ]
     return [
         Warning(
             f"Database {alias!r} is an SQLite file in journal_mode {journal!r} under ATOMIC_REQUESTS: a request's "
             "reads would block a separate admission, so op_store admits inside the request transaction.",
-            hint="Use WAL: OPTIONS={'init_command': 'PRAGMA journal_mode=WAL;'} (or run the PRAGMA once).",
+            hint=hint,
             id="op_store.W003",
         )
     ]

@@ -76,6 +76,9 @@ DEFAULTS: dict[str, Any] = {
     # Prometheus metrics (op_store.metrics): None = on when prometheus-client is installed; True = on
     # (prometheus-client required); False = off.
     "METRICS": None,
+    # The longest a store statement waits for a lock another transaction holds (PostgreSQL
+    # lock_timeout, set per statement); past it the request is answered 409 in-flight, never 500.
+    "LOCK_TIMEOUT": timedelta(seconds=2),
 }
 
 #: Settings whose change can point the store at another database.
@@ -146,7 +149,7 @@ def validate(user: dict[str, Any]) -> dict[str, Any]:
     if db is not None and not isinstance(db, str):
         raise ImproperlyConfigured(f"OP_STORE['DATABASE'] must be a database alias or None, got {db!r}")
     out["DATABASE"] = db
-    for key in ("LEASE", "RETENTION", "TOMBSTONE_RETENTION"):
+    for key in ("LEASE", "RETENTION", "TOMBSTONE_RETENTION", "LOCK_TIMEOUT"):
         out[key] = as_duration(raw[key], f"OP_STORE[{key!r}]")
     if raw["STALE_POLICY"] not in STALE_POLICIES:
         raise ImproperlyConfigured(

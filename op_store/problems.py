@@ -51,6 +51,7 @@ EXPIRED = ProblemType("expired", 410, "Operation result expired")
 RESPONSE_TOO_LARGE = ProblemType("response-too-large", 500, "Response too large to store")
 SEAL_FAILED = ProblemType("seal-failed", 503, "Operation could not be recorded")
 UNREADABLE_REPLY = ProblemType("unreadable-reply", 500, "Stored reply cannot be replayed")
+DATABASE_BUSY = ProblemType("database-busy", 503, "Database busy")
 
 LIFECYCLE: tuple[ProblemType, ...] = (
     MISSING_KEY,
@@ -65,6 +66,7 @@ LIFECYCLE: tuple[ProblemType, ...] = (
     RESPONSE_TOO_LARGE,
     SEAL_FAILED,
     UNREADABLE_REPLY,
+    DATABASE_BUSY,
 )
 
 # --- the RPC view's transport problems (every RPC outcome that is a Result travels as 200) ------

@@ -39,9 +39,9 @@ from typing import Any, Protocol
 from asgiref.sync import sync_to_async
 from django.db import DatabaseError, transaction
 
-from op_store.problems import ProblemError
+from op_store.problems import DATABASE_BUSY, ProblemError
 from op_store.signals import operation_replayed
-from op_store.store.base import Admission, AdmissionOutcome, LeasedOperationStore, OwnershipLostError
+from op_store.store.base import Admission, AdmissionOutcome, LeasedOperationStore, OwnershipLostError, StoreBusyError
 
 from .keys import OperationKey
 from .outcomes import (
@@ -217,7 +217,7 @@ def begin(
         alias is not None and not is_async and (work.atomic or alias in atomic_aliases or in_caller_transaction(alias))
     )
     job = Job(work, policy, key, scope, fingerprint, store, alias, transactional)
-    return decide(job, admit(job))
+    return admit_and_decide(job)
 
 
 def admit(job: Job) -> Admission:
@@ -229,6 +229,22 @@ def admit(job: Job) -> Admission:
         key=job.key.key,
         transactional=job.transactional,
     )
+
+
+def admit_and_decide(job: Job) -> Decision:
+    """Admit and decide; a lock wait that ran out is an operation in flight, or a busy database."""
+    try:
+        return decide(job, admit(job))
+    except StoreBusyError as exc:
+        if exc.in_flight:
+            return Waiting(job) if job.policy.wait > 0 else InFlight()
+        return Rejected(
+            ProblemError(
+                DATABASE_BUSY,
+                "The database is busy with another request; nothing was done. Retry later with the same key.",
+                retry_after=RETRY_AFTER,
+            )
+        )
 
 
 def decide(job: Job, admission: Admission) -> Decision:
@@ -293,7 +309,7 @@ def wait_sync(job: Job) -> Outcome | Admitted:
         release_connection(job.alias)
         time.sleep(_pause(delay, deadline))
         delay = min(delay * POLL_FACTOR, POLL_MAX)
-        step = decide(job, admit(job))
+        step = admit_and_decide(job)
         if not isinstance(step, Waiting):
             return step
         if time.monotonic() >= deadline:
@@ -315,7 +331,7 @@ async def wait_async(job: Job) -> Outcome | Admitted:
 
 
 def _poll(job: Job) -> Decision:
-    return decide(job, admit(job))
+    return admit_and_decide(job)
 
 
 # --- after the work ----------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from .base import (
     OperationStore,
     OwnershipLostError,
     SealedResponse,
+    StoreBusyError,
     StoreError,
 )
 from .common import PurgeResult, StoreStats
@@ -41,6 +42,7 @@ __all__ = [
     "OwnershipLostError",
     "PurgeResult",
     "SealedResponse",
+    "StoreBusyError",
     "StoreError",
     "StoreStats",
     "purge",

@@ -53,6 +53,19 @@ class OwnershipLostError(StoreError):
     """A fenced seal or release was refused: the admission's owner token is no longer current."""
 
 
+class StoreBusyError(StoreError):
+    """The database did not grant a lock within op_store's bound; nothing was written, retry later.
+
+    ``in_flight``: the wait was on this operation's own row, which another request's transaction
+    holds (it is running or being sealed), so the operation is in flight. Otherwise the database as
+    a whole was busy (SQLite's single writer). See docs/architecture.md, "Bounded waits".
+    """
+
+    def __init__(self, message: str, *, in_flight: bool) -> None:
+        super().__init__(message)
+        self.in_flight = in_flight
+
+
 class AdmissionOutcome(enum.Enum):
     ADMITTED = "admitted"  # the caller owns the operation now (``Admission.token``)
     SEALED = "sealed"  # already done: ``Admission.sealed`` holds the reply

@@ -6,6 +6,7 @@ written, so bad input never leaves a half-written operation behind.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable, Container, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -26,11 +27,13 @@ __all__ = [
     "check_operation_id",
     "check_registry",
     "check_root_type",
+    "check_scope",
     "check_status_code",
     "coerce_response",
     "fingerprint_digest",
     "new_token",
     "seal_closure",
+    "storable_text",
     "utc_now",
 ]
 
@@ -91,6 +94,41 @@ def check_text(value: object, what: str, max_length: int | None = None) -> str:
     if max_length is not None and len(value) > max_length:
         raise ValueError(f"{what} is {len(value)} characters long; at most {max_length} fit")
     return value
+
+
+#: What no database column of text can hold everywhere: NUL (PostgreSQL refuses it) and lone
+#: surrogates (not encodable as UTF-8; a decoded path or header can carry them).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def storable_text(value: str, max_length: int) -> str:
+    """``value`` as a descriptive column can hold it: NUL and lone surrogates written as ``\\x00`` and
+    ``\\ud800``, cut to ``max_length``. One-way, for display only (``method``, ``key``): see
+    docs/architecture.md, "Text the database cannot hold"."""
+    if _UNSTORABLE.search(value) is None:
+        return value
+    return _UNSTORABLE.sub(_escape, value)[:max_length]
+
+
+def check_scope(value: object, max_length: int) -> str:
+    """A scope as a store can key rows by: text without NUL or lone surrogates.
+
+    A scope is an identity, so it is refused rather than escaped (an escaped scope could equal
+    another client's scope written out with a backslash).
+    """
+    scope = check_text(value, "scope", max_length)
+    bad = _UNSTORABLE.search(scope)
+    if bad is not None:
+        raise ValueError(
+            f"scope {scope!r} contains {_escape(bad)}: a scope cannot hold NUL or a lone surrogate "
+            "(make the scope resolver return plain text, e.g. a digest of what it derives the scope from)"
+        )
+    return scope
 
 
 def fingerprint_digest(fingerprint: bytes | bytearray | memoryview | None) -> bytes | None:

@@ -474,15 +474,19 @@ def test_sibling_lives_for_a_request_and_no_longer():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_sibling_has_a_lock_timeout_on_postgres():
+def test_sibling_session_settings_are_left_alone_on_postgres():
+    """The admission's lock_timeout is set per statement (tests/store/test_bounded_waits.py): a session SET
+    would stick to whichever server connection a transaction-pooling proxy gave it."""
     conn = connections["default"]
     if conn.vendor != "postgresql":
         pytest.skip("PostgreSQL only")
     sibling = admission_connections.sibling(conn)
     try:
-        with sibling.cursor() as cursor:
+        with sibling.cursor() as cursor, conn.cursor() as own:
             cursor.execute("SHOW lock_timeout")
-            assert cursor.fetchone()[0] == ADMISSION_LOCK_TIMEOUT
+            own.execute("SHOW lock_timeout")
+            assert cursor.fetchone()[0] == own.fetchone()[0]
+        assert ADMISSION_LOCK_TIMEOUT == "2000ms"
     finally:
         sibling.close()
 

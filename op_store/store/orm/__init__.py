@@ -44,8 +44,7 @@ Admission commits on its own (the sibling connection)
     ``CONN_MAX_AGE = 0`` it lives until the end of the current request (``request_finished``), or is
     closed right after use outside requests (so it never keeps a test database from being dropped);
     with persistent connections it is closed when unusable or obsolete at request start/end, like
-    Django's own. On PostgreSQL it sets ``lock_timeout`` so that an admission can never wait
-    forever on a row its own thread's transaction holds.
+    Django's own. No wait of an admission is unbounded: see "Bounded waits" below.
 
     Where it cannot hold, the admission runs inside the caller's transaction instead (logged once,
     and ``op_store.W001``/``W002``/``W003`` warn): SQLite with a private ``:memory:`` database (a second
@@ -65,6 +64,14 @@ Admission commits on its own (the sibling connection)
     row and then admits or takes over the same id again waits on itself (ended by
     ``lock_timeout`` on PostgreSQL, the busy timeout on SQLite); the request lifecycle never does
     that.
+
+Bounded waits
+    On PostgreSQL the admission and the take-over set ``lock_timeout`` inside the statement itself
+    (``OP_STORE["LOCK_TIMEOUT"]``, see :class:`.dialects.PostgresDialect`), so a duplicate arriving
+    while its operation is sealed in an uncommitted transaction waits at most that long; on SQLite
+    the busy timeout bounds the wait for the write lock. A wait that runs out raises
+    :class:`~op_store.store.StoreBusyError` (nothing written): the runner answers 409 ``in-flight``
+    (PostgreSQL: the operation's own row is held) or 503 ``database-busy`` (SQLite: the database is).
 
 Transactional seal
     ``seal``/``seal_owned`` run on the alias's own connection inside
@@ -96,8 +103,10 @@ Modules
 
 from __future__ import annotations
 
+from op_store.conf import DEFAULTS
+
 from .alias import store_alias
-from .dialects import Dialect, Isolation, PostgresDialect, SqliteDialect, dialect_for
+from .dialects import Dialect, Isolation, PostgresDialect, SqliteDialect, dialect_for, lock_timeout_text
 from .outcomes import IsolationLimit, SealOutcome
 from .schema_cache import SchemaCache, schema_cache
 from .schemas import DatabaseSchemaSource
@@ -105,8 +114,9 @@ from .siblings import ADMISSION_ALIAS_SUFFIX, AdmissionConnections, admission_co
 from .store import DjangoOperationStore, purge, release_stale, stats
 from .transactions import ignore_atomic_blocks, in_caller_transaction
 
-#: PostgreSQL ``lock_timeout`` of the sibling connection (a wait on one's own transaction ends).
-ADMISSION_LOCK_TIMEOUT = PostgresDialect.lock_timeout
+#: PostgreSQL ``lock_timeout`` of the store's admissions and take-overs by default (set per
+#: statement from ``OP_STORE["LOCK_TIMEOUT"]``; see :class:`PostgresDialect`).
+ADMISSION_LOCK_TIMEOUT = lock_timeout_text(DEFAULTS["LOCK_TIMEOUT"])
 
 __all__ = [
     "ADMISSION_ALIAS_SUFFIX",

@@ -13,19 +13,19 @@ import weakref
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar, NoReturn
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from op_store.conf import DATABASE_SETTINGS, reset_on_change
+from op_store.conf import DATABASE_SETTINGS, op_store_settings, reset_on_change
 from op_store.models import Operation, Schema
 from op_store.vox.ids import u64_to_i64
 from op_store.vox.schema import TypeRef
 
-from ..base import Admission, OperationState, SealedResponse
+from ..base import Admission, OperationState, SealedResponse, StoreBusyError
 from ..common import classify_existing
 from .outcomes import IsolationLimit
 
@@ -43,6 +43,7 @@ __all__ = [
     "dialect_class",
     "dialect_for",
     "forget_dialects",
+    "lock_timeout_text",
 ]
 
 #: The columns an admission reads back, in this order (see :meth:`Dialect.row`).
@@ -92,6 +93,19 @@ _ADAPTED = frozenset(
 _ADMISSION_ATTEMPTS = 5
 
 _ADMITTED = Operation.State.ADMITTED.value
+_STATE_INDEX = INSERT_COLUMNS.index("state")
+
+
+def _bounded(value: str) -> str:
+    """``value``, computed only after ``lock_timeout`` was set for the rest of this transaction
+    (the first ``%s`` is the bound; see :class:`PostgresDialect`)."""
+    return f"CASE WHEN set_config('lock_timeout', %s, true) IS NOT NULL THEN {value} END"
+
+
+def lock_timeout_text(bound: timedelta) -> str:
+    """A duration as a ``lock_timeout`` value: whole milliseconds, at least one (0 would mean none)."""
+    return f"{max(1, round(bound.total_seconds() * 1000))}ms"
+
 
 #: A factory of the store's cursors on the dialect's connection (prepared or not).
 CursorFactory = Callable[[], AbstractContextManager[Any]]
@@ -202,6 +216,14 @@ class Dialect:
 
     def on_sibling_connected(self, conn: BaseDatabaseWrapper) -> None:
         """Session settings of a freshly opened sibling connection."""
+
+    def take_over_params(self, params: list[Any]) -> list[Any]:
+        """The parameters of ``take_over`` as this dialect's statement takes them."""
+        return params
+
+    def busy_error(self, exc: DatabaseError) -> StoreBusyError | None:
+        """``exc`` as a :class:`StoreBusyError` when it says a lock wait ran out, else None."""
+        return None
 
     # --- statements that differ by vendor ----------------------------------------------------
 
@@ -385,21 +407,47 @@ class SqliteDialect(Dialect):
         c.execute(self.insert_sealed_ignore, params)
         return bool(c.rowcount == 1)
 
+    def busy_error(self, exc: DatabaseError) -> StoreBusyError | None:
+        # SQLITE_BUSY after the busy timeout ("database is locked") or SQLITE_LOCKED in a shared
+        # cache ("database table is locked"): another connection holds the write lock.
+        message = str(exc)
+        if "is locked" not in message:
+            return None
+        return StoreBusyError(f"op_store: database {self.alias!r} is busy: {message}", in_flight=False)
+
 
 class PostgresDialect(Dialect):
-    """PostgreSQL: the admission is one statement, and a sibling never waits on a locked row."""
+    """PostgreSQL: the admission is one statement, and no wait on a locked row lasts longer than
+    ``OP_STORE["LOCK_TIMEOUT"]``.
+
+    The bound is set inside the statements that can wait (the admission, the take-over) with
+    ``set_config('lock_timeout', ..., true)``, evaluated while the row is built, before the
+    statement looks for a conflicting or locked row: it lasts for that statement's transaction
+    only, so it holds behind PgBouncer in transaction pooling (where a session ``SET`` lands on some
+    server connection and sticks there for other clients) and with prepared statements, and it
+    costs no round trip. See docs/architecture.md, "Bounded waits".
+    """
 
     vendor = "postgresql"
-    #: ``lock_timeout`` of the sibling connection: a wait on one's own transaction ends.
-    lock_timeout = "10s"
+    #: SQLSTATE lock_not_available: a wait ran into ``lock_timeout``.
+    LOCK_NOT_AVAILABLE = "55P03"
 
     def __init__(self, conn: BaseDatabaseWrapper) -> None:
         super().__init__(conn)
         col, t, where = self.col, self.table, self.where
         row = self.row_columns
+        bounded_state = _bounded("%s")
+        values = ", ".join(bounded_state if n == "state" else "%s" for n in INSERT_COLUMNS)
+        cols = ", ".join(col[n] for n in INSERT_COLUMNS)
+        insert = f"INSERT INTO {t} ({cols}) VALUES ({values})"
         self.admit_statement = (
-            f"WITH ins AS ({self.insert} ON CONFLICT {self.conflict} DO NOTHING RETURNING {row}) "
+            f"WITH ins AS ({insert} ON CONFLICT {self.conflict} DO NOTHING RETURNING {row}) "
             f"SELECT TRUE, {row} FROM ins UNION ALL SELECT FALSE, {row} FROM {t} WHERE {where}"
+        )
+        self.take_over = (
+            f"UPDATE {t} SET {col['token']} = %s, {col['lease_expires_at']} = %s, "
+            f"{col['transactional']} = {_bounded('%s')} "
+            f"WHERE {where} AND {col['state']} = %s AND {col['token']} = %s AND {col['lease_expires_at']} < %s"
         )
         self.insert_sealed_ignore = f"{self.insert_sealed} ON CONFLICT {self.conflict} DO NOTHING"
         # On the sibling, never wait on a row another transaction holds (it is being sealed).
@@ -410,9 +458,25 @@ class PostgresDialect(Dialect):
         )
         self.delete_admitted_nowait = f"DELETE FROM {t} WHERE {pk} IN ({locked} FOR UPDATE SKIP LOCKED)"
 
-    def on_sibling_connected(self, conn: BaseDatabaseWrapper) -> None:
-        with conn.cursor() as cursor:
-            cursor.execute(f"SET lock_timeout = '{self.lock_timeout}'")
+    @staticmethod
+    def lock_timeout() -> str:
+        """The ``lock_timeout`` value of the store's bounded statements, from the settings."""
+        return lock_timeout_text(op_store_settings.LOCK_TIMEOUT)
+
+    def take_over_params(self, params: list[Any]) -> list[Any]:
+        # The bound's parameter comes just before the transactional flag's (the third SET value).
+        return [*params[:2], self.lock_timeout(), *params[2:]]
+
+    def busy_error(self, exc: DatabaseError) -> StoreBusyError | None:
+        cause = exc.__cause__
+        code = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+        if code != self.LOCK_NOT_AVAILABLE:
+            return None
+        return StoreBusyError(
+            f"op_store: the operation's row stayed locked by another transaction for longer than "
+            f"{self.lock_timeout()} (it is being run or sealed)",
+            in_flight=True,
+        )
 
     def delete_statement(self, *, owned: bool, on_sibling: bool) -> str:
         if not on_sibling:
@@ -422,7 +486,9 @@ class PostgresDialect(Dialect):
     def admit(
         self, cursor: CursorFactory, key: list[Any], insert_params: Callable[[], list[Any]]
     ) -> tuple[bool, StoredRow | None]:
-        params = insert_params() + key
+        params = insert_params()
+        params.insert(_STATE_INDEX, self.lock_timeout())
+        params += key
         for _ in range(_ADMISSION_ATTEMPTS):
             with cursor() as c:
                 c.execute(self.admit_statement, params)

@@ -7,13 +7,14 @@ admits live in :mod:`.dialects`, the sibling connection in :mod:`.siblings`, the
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import connections
+from django.db import DatabaseError, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
@@ -28,13 +29,15 @@ from ..common import (
     StoreStats,
     check_lease,
     check_operation_id,
+    check_scope,
     check_text,
     fingerprint_digest,
     new_token,
+    storable_text,
 )
 from . import maintenance
 from .alias import store_alias
-from .dialects import INSERT_COLUMNS, dialect_for
+from .dialects import INSERT_COLUMNS, Dialect, dialect_for
 from .prepared import statement_cursor
 from .schemas import DatabaseSchemaSource
 from .sealing import seal
@@ -64,7 +67,7 @@ class DjangoOperationStore(LeasedOperationStore):
         *,
         prepared: bool | None = None,
     ) -> None:
-        self.scope = check_text(scope, "scope", SCOPE_MAX_LENGTH)
+        self.scope = check_scope(scope, SCOPE_MAX_LENGTH)
         if using is not None and not isinstance(using, str):
             raise TypeError(f"using must be a database alias or None, got {using!r}")
         if prepared is not None and not isinstance(prepared, bool):
@@ -141,8 +144,8 @@ class DjangoOperationStore(LeasedOperationStore):
             check_operation_id(operation_id),
             fingerprint_digest(fingerprint),
             check_lease(lease),
-            check_text(method, "method", 255),
-            check_text(key, "key", 255),
+            storable_text(check_text(method, "method", 255), 255),
+            storable_text(check_text(key, "key", 255), 255),
             bool(transactional),
         )
 
@@ -171,9 +174,10 @@ class DjangoOperationStore(LeasedOperationStore):
             return [dialect.prep(name, values[name]) for name in INSERT_COLUMNS]
 
         try:
-            inserted, row = dialect.admit(
-                functools.partial(self.cursor, conn), dialect.key(self.scope, operation_id), params
-            )
+            with bounded(dialect):
+                inserted, row = dialect.admit(
+                    functools.partial(self.cursor, conn), dialect.key(self.scope, operation_id), params
+                )
         finally:
             admission_connections.done(conn)
         if inserted:
@@ -244,19 +248,17 @@ class DjangoOperationStore(LeasedOperationStore):
         lease_expires_at = now + lease
         key = dialect.key(self.scope, operation_id)
         try:
-            with self.cursor(conn) as cursor:
-                cursor.execute(
-                    dialect.take_over,
-                    [
-                        token,
-                        dialect.prep("lease_expires_at", lease_expires_at),
-                        dialect.prep("transactional", bool(transactional)),
-                        *key,
-                        _ADMITTED,
-                        stale_token,
-                        dialect.prep("lease_expires_at", now),
-                    ],
-                )
+            with bounded(dialect), self.cursor(conn) as cursor:
+                params = [
+                    token,
+                    dialect.prep("lease_expires_at", lease_expires_at),
+                    dialect.prep("transactional", bool(transactional)),
+                    *key,
+                    _ADMITTED,
+                    stale_token,
+                    dialect.prep("lease_expires_at", now),
+                ]
+                cursor.execute(dialect.take_over, dialect.take_over_params(params))
                 won = cursor.rowcount == 1
                 if not won:
                     cursor.execute(dialect.select_row, key)
@@ -350,6 +352,20 @@ class DjangoOperationStore(LeasedOperationStore):
     def stats(self, now: datetime | None = None) -> StoreStats:
         """:func:`stats` of this store's database (all scopes)."""
         return maintenance.stats(using=self.using, now=now or self._clock())
+
+
+@contextlib.contextmanager
+def bounded(dialect: Dialect) -> Iterator[None]:
+    """A lock wait that ran out (or a busy SQLite database) as :class:`StoreBusyError`; nothing was
+    written, and the caller answers "in flight" or "busy, retry" instead of failing."""
+    try:
+        yield
+    except DatabaseError as exc:
+        busy = dialect.busy_error(exc)
+        if busy is None:
+            raise
+        logger.info("%s", busy, extra={"op_store": {"event": "busy", "in_flight": busy.in_flight}})
+        raise busy from exc
 
 
 #: Maintenance across scopes, with the store class as the signals' sender (see :mod:`.maintenance`).
