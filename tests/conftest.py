@@ -12,13 +12,6 @@ if os.environ.get("CI"):
     hypothesis_settings.load_profile("ci")
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    # Requests made inside a test's TestCase transaction run as they would in production.
-    from op_store.testing import ignore_test_case_transactions
-
-    ignore_test_case_transactions()
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     on_postgres = os.environ.get("OP_STORE_TEST_DB") in ("postgres", "pgbouncer")
     skip_pg = pytest.mark.skip(reason="needs PostgreSQL: run with OP_STORE_TEST_DB=postgres")

@@ -28,17 +28,10 @@ from op_store.lifecycle.reply import reply_schema
 from op_store.problems import ANONYMOUS_KEY, ProblemError
 from op_store.store import InMemoryOperationStore
 from op_store.store import transactions as store_transactions
+from op_store.testing import FakeClock
 
 ROOT, REGISTRY = reply_schema()
 KEY = OperationKey(42, "k-42", "Idempotency-Key")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2030, 1, 1, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 class Work:
@@ -76,12 +69,12 @@ class Work:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock(datetime(2030, 1, 1, tzinfo=UTC))
 
 
 @pytest.fixture
-def store(clock: Clock) -> InMemoryOperationStore:
+def store(clock: FakeClock) -> InMemoryOperationStore:
     return InMemoryOperationStore(clock)
 
 
@@ -178,7 +171,7 @@ def test_waiting_replays_what_the_running_owner_sealed(
     ("stale", "runs"), [("indeterminate", 0), ("reexecute", 1), ("reexecute_if_transactional", 0)]
 )
 def test_a_stale_admission_follows_the_stale_policy(
-    store: InMemoryOperationStore, clock: Clock, stale: str, runs: int
+    store: InMemoryOperationStore, clock: FakeClock, stale: str, runs: int
 ) -> None:
     store.try_admit(KEY.operation_id, fingerprint=b"f" * 32, lease=timedelta(seconds=10))  # not transactional
     clock.now += timedelta(seconds=11)

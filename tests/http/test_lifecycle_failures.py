@@ -15,6 +15,7 @@ from django.test import AsyncClient, Client
 from op_store.lifecycle.keys import operation_id_for_key
 from op_store.models import Operation
 from op_store.store.orm import DjangoOperationStore
+from op_store.testing import FakeClock
 from tests.support.live.support import apost, count, hook, make_stale, operation, post, problem
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -123,7 +124,11 @@ def test_oversized_reply_is_refused_and_the_refusal_recorded(alice: Client, scop
 
 
 def test_seal_failure_keeps_the_reply_and_the_admission(
-    alice: Client, scope: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    alice: Client,
+    scope: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    op_store_clock: FakeClock,
 ) -> None:
     def broken(*args: Any, **kwargs: Any) -> None:
         raise DatabaseError("disk full")
@@ -137,7 +142,7 @@ def test_seal_failure_keeps_the_reply_and_the_admission(
     monkeypatch.undo()
     busy = post(alice, "/lc/fn/a/")
     assert busy.status_code == 409 and problem(busy)["code"] == "in-flight"
-    make_stale(scope)
+    op_store_clock.advance(seconds=61)  # past the default 60-second lease
     retry = post(alice, "/lc/fn/a/")
     assert retry.status_code == 409 and problem(retry)["code"] == "indeterminate"
     assert count("a") == 1  # never re-run

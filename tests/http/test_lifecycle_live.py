@@ -26,6 +26,7 @@ from django.db import connection
 from django.test import Client
 
 from op_store.models import Operation
+from op_store.testing import concurrently
 from tests.support.live.support import count, rows
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -56,31 +57,12 @@ def http_post(base: str, path: str, key: str, cookie: str, timeout: float = 60) 
         return error.code, dict(error.headers), error.read()
 
 
-def concurrently(n: int, call: Callable[[], Reply]) -> list[Reply]:
-    barrier = threading.Barrier(n)
-    results: list[Reply] = []
-    lock = threading.Lock()
-
-    def worker() -> None:
-        barrier.wait()
-        reply = call()
-        with lock:
-            results.append(reply)
-
-    threads = [threading.Thread(target=worker) for _ in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
-
-
 def _code(reply: Reply) -> str:
     return str(json.loads(reply[2]).get("code", ""))
 
 
 def test_twenty_concurrent_duplicates_run_once(live_server: Any, cookie: str) -> None:
-    results = concurrently(20, lambda: http_post(live_server.url, "/lc/race/race/?sleep=2", "race", cookie))
+    results = concurrently(20, lambda i: http_post(live_server.url, "/lc/race/race/?sleep=2", "race", cookie))
     assert count("race") == 1
     originals = [r for r in results if r[0] == 201 and "Idempotent-Replayed" not in r[1]]
     assert len(originals) == 1
@@ -96,7 +78,7 @@ def test_twenty_concurrent_duplicates_run_once(live_server: Any, cookie: str) ->
 
 
 def test_twenty_concurrent_duplicates_with_wait_get_the_replay(live_server: Any, cookie: str) -> None:
-    results = concurrently(20, lambda: http_post(live_server.url, "/lc/waiting/race/?sleep=1", "race", cookie))
+    results = concurrently(20, lambda i: http_post(live_server.url, "/lc/waiting/race/?sleep=1", "race", cookie))
     assert count("race") == 1
     assert all(status == 201 for status, _, _ in results), [(s, c) for s, _, c in results]
     assert len({content for _, _, content in results}) == 1  # every client got the identical reply

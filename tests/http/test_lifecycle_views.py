@@ -15,6 +15,7 @@ from op_store.engine import runner
 from op_store.lifecycle.keys import operation_id_for_key
 from op_store.models import Operation
 from op_store.signals import operation_replayed
+from op_store.testing import FakeClock, crash_after_admission, in_flight
 from tests.support.live.support import (
     apost,
     count,
@@ -136,14 +137,17 @@ def test_same_key_different_request_is_422(alice: Client, kind: str) -> None:
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_in_flight_is_409_with_retry_after(alice: Client, scope: str, kind: str) -> None:
+def test_in_flight_is_409_with_retry_after(alice: Client, user: User, kind: str) -> None:
     path = KINDS[kind].format("a")
-    preadmit(scope, path)
-    response = post(alice, path)
+    other = Client()
+    other.force_login(user)
+    with in_flight(lambda: post(alice, path)) as first:
+        response = post(other, path)
+        assert count("a") == 0
     assert response.status_code == 409
     assert response["Retry-After"] == "1"
     assert problem(response)["code"] == "in-flight"
-    assert count("a") == 0
+    assert first.result.status_code == 201 and count("a") == 1
 
 
 @pytest.mark.parametrize("kind", ASYNC_KINDS)
@@ -161,10 +165,11 @@ def test_in_flight_conflict_is_still_422(alice: Client, scope: str) -> None:
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_stale_is_indeterminate_by_default(alice: Client, scope: str, kind: str) -> None:
+def test_stale_is_indeterminate_by_default(alice: Client, scope: str, kind: str, op_store_clock: FakeClock) -> None:
     path = KINDS[kind].format("a")
-    preadmit(scope, path)
-    make_stale(scope)
+    with crash_after_admission():
+        post(alice, path)
+    op_store_clock.advance(seconds=61)  # past the default 60-second lease
     response = post(alice, path)
     assert response.status_code == 409
     assert problem(response)["code"] == "indeterminate"
@@ -173,14 +178,16 @@ def test_stale_is_indeterminate_by_default(alice: Client, scope: str, kind: str)
     assert operation(scope).state == Operation.State.ADMITTED  # type: ignore[union-attr]
 
 
-def test_stale_reexecute_takes_over_and_runs(alice: Client, scope: str) -> None:
-    before = preadmit(scope, "/lc/reexecute/a/")
-    make_stale(scope)
+def test_stale_reexecute_takes_over_and_runs(alice: Client, scope: str, op_store_clock: FakeClock) -> None:
+    with crash_after_admission() as crash:
+        post(alice, "/lc/reexecute/a/")
+    assert count("a") == 0
+    op_store_clock.advance(seconds=1)  # the view's lease is 0.2 seconds
     response = post(alice, "/lc/reexecute/a/")
     assert response.status_code == 201 and not response.has_header("Idempotent-Replayed")
     assert count("a") == 1
     op = operation(scope)
-    assert op is not None and op.state == Operation.State.SEALED and op.token != before.token
+    assert op is not None and op.state == Operation.State.SEALED and op.token != crash.admission["token"]
     assert post(alice, "/lc/reexecute/a/").content == response.content
 
 

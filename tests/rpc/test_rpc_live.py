@@ -25,6 +25,7 @@ from op_store.models import Operation
 from op_store.rpc import ReplyTypeMismatch, RpcProblem, RpcTransportError, UserError, VoxError, VoxRpcError
 from op_store.rpc.client import RemoteSchemaSource, RpcClient
 from op_store.rpc.errors import CONFLICT_MESSAGE
+from op_store.testing import concurrently
 from op_store.vox import I64, U64, Schema, format_hash
 from tests.support.rpc_services import HOOKS, LIMIT, RUNS, Balance, Bank, LedgerError, db_runs, site
 from tests.testapp.models import Row
@@ -107,28 +108,6 @@ class DroppingProxy:
 def _host_port(url: str) -> tuple[str, int]:
     host, port = url.rsplit("//", 1)[1].rsplit(":", 1)
     return host, int(port)
-
-
-def concurrently(n: int, work: Callable[[int], Any]) -> list[Any]:
-    barrier = threading.Barrier(n)
-    results: list[Any] = [None] * n
-    errors: list[BaseException] = []
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = work(i)
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
-    return results
 
 
 # --- calls -------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from op_store.rpc.service import UNKNOWN_METHOD_REPLY, MethodSpec
 from op_store.rpc.site import RpcSite
 from op_store.rpc.wire import format_type_ref, parse_type_ref
 from op_store.store import DjangoOperationStore
+from op_store.testing import FakeClock, crash_after_admission
 from op_store.vox import U32, Err, Ok, decode, encode, format_hash, schema_for, type_ref_for
 from tests.support.rpc_services import HOOKS, LIMIT, MEMORY_STORE, RUNS, Balance, Bank, LedgerError, db_runs, site
 from tests.testapp.models import Row
@@ -291,16 +292,14 @@ def test_one_principals_ids_never_replay_to_another(client: Client) -> None:
     assert len(operations(op)) == 2 and db_runs("whoami") == 2
 
 
-def test_stale_admission_is_indeterminate_or_rerun_by_policy(client: Client, user: User) -> None:
+def test_stale_admission_is_indeterminate_or_rerun_by_policy(client: Client, op_store_clock: FakeClock) -> None:
     op = new_id()
-    store = DjangoOperationStore(scope=f"user:{user.pk}")
-    admission = store.try_admit(
-        op, fingerprint=fingerprint("deposit", ("alice", 3), op), lease=timedelta(seconds=60), transactional=True
-    )
-    assert admission.admitted
+    with crash_after_admission() as crash:
+        call(client, "deposit", ("alice", 3), op=op)
+    assert crash.admission["transactional"]  # deposit runs in the seal's transaction
     in_flight = call(client, "deposit", ("alice", 3), op=op)
     assert problem(in_flight, "in-flight", 409) and in_flight["Retry-After"] == "1"
-    Operation.objects.filter(operation_id=op).update(lease_expires_at=timezone.now() - timedelta(minutes=1))
+    op_store_clock.advance(seconds=61)  # past the default 60-second lease
     assert result(call(client, "deposit", ("alice", 3), op=op), "deposit") == Err(VoxError.Indeterminate())
     assert db_runs("deposit") == 0
     with override_settings(OP_STORE={"STALE_POLICY": "reexecute_if_transactional"}):

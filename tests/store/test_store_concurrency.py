@@ -10,45 +10,16 @@ from __future__ import annotations
 import collections
 import multiprocessing
 import random
-import sys
-import threading
-from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 from django.db import connections, transaction
 
 from op_store.store import AdmissionOutcome, InMemoryOperationStore
+from op_store.testing import concurrently
 from tests.support.stores import ON_POSTGRES, ORM_PARAM, PREPARED_PARAM, FakeClock
 
 needs_postgres = pytest.mark.skipif(not ON_POSTGRES, reason="needs PostgreSQL: run with OP_STORE_TEST_DB=postgres")
-
-
-def race(n: int, work: Callable[[int], object]) -> list[object]:
-    """Run ``work(i)`` on ``n`` threads released together; every thread closes its connections."""
-    barrier = threading.Barrier(n)
-    results: list[object] = [None] * n
-    errors: list[BaseException] = []
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = work(i)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            if "op_store.store.orm" in sys.modules:
-                sys.modules["op_store.store.orm"].close_admission_connections()
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
-    return results
 
 
 @pytest.fixture(
@@ -83,7 +54,7 @@ def test_32_threads_admit_one_id(make_store, in_atomic):
                 return make().try_admit(42, fingerprint=b"same").outcome
         return make().try_admit(42, fingerprint=b"same").outcome
 
-    outcomes = collections.Counter(race(32, work))
+    outcomes = collections.Counter(concurrently(32, work))
     assert outcomes == {AdmissionOutcome.ADMITTED: 1, AdmissionOutcome.IN_FLIGHT: 31}
 
 
@@ -91,7 +62,7 @@ def test_16_racers_take_over_one_stale_admission(make_store):
     make, clock = make_store
     old = make().try_admit(7, lease=timedelta(seconds=5))
     clock.advance(seconds=6)
-    admissions = race(16, lambda i: make().take_over(7, old.token, lease=timedelta(minutes=1)))
+    admissions = concurrently(16, lambda i: make().take_over(7, old.token, lease=timedelta(minutes=1)))
     winners = [a for a in admissions if a.admitted]
     assert len(winners) == 1
     assert all(a.in_flight and a.token == winners[0].token for a in admissions if not a.admitted)
@@ -107,7 +78,7 @@ def test_1000_ids_raced_by_8_workers(make_store):
         random.Random(i).shuffle(order)
         return [op_id for op_id in order if store.try_admit(op_id).admitted]
 
-    admitted = collections.Counter(op_id for won in race(8, work) for op_id in won)
+    admitted = collections.Counter(op_id for won in concurrently(8, work) for op_id in won)
     assert set(admitted) == set(ids)
     assert set(admitted.values()) == {1}
 

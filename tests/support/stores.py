@@ -1,4 +1,4 @@
-"""Shared pieces of the store tests: a fake clock, hand-built schemas, and the store backends.
+"""Shared pieces of the store tests: hand-built schemas and the store backends (the fake clock is op_store.testing's).
 
 The schemas use arbitrary ids (the store contract does not care how a hash was computed), built
 with the classes of ``op_store.vox.schema`` so that these tests do not depend on vox hashing.
@@ -7,11 +7,10 @@ with the classes of ``op_store.vox.schema`` so that these tests do not depend on
 from __future__ import annotations
 
 import os
-import threading
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from op_store.testing import FakeClock
 from op_store.vox.schema import (
     ArrayKind,
     ChannelDirection,
@@ -40,22 +39,6 @@ ORM_PARAM = f"orm-{os.environ.get('OP_STORE_TEST_DB', 'sqlite')}"
 #: On PostgreSQL the ORM store runs the suite a second time with its statements prepared.
 PREPARED_PARAM = "orm-postgres-prepared"
 ON_POSTGRES = os.environ.get("OP_STORE_TEST_DB") in ("postgres", "pgbouncer")
-
-
-class FakeClock:
-    """A settable clock for leases and retention (thread-safe reads)."""
-
-    def __init__(self, start: datetime | None = None) -> None:
-        self.now = start or datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-        self._lock = threading.Lock()
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kwargs: float) -> datetime:
-        with self._lock:
-            self.now += timedelta(**kwargs)
-            return self.now
 
 
 # --- schemas ------------------------------------------------------------------------------------
