@@ -21,14 +21,31 @@ class SchemaHashConverter:
         return f"{value:016x}" if isinstance(value, int) else value.lower()
 
 
+class OperationPkConverter:
+    """An operation's primary key in a URL: decimal, within a BIGINT (anything else is a 404, not a
+    database error)."""
+
+    regex = "[0-9]{1,19}"
+
+    def to_python(self, value: str) -> int:
+        number = int(value)
+        if number > 2**63 - 1:
+            raise ValueError(value)  # no match: the catch-all answers 404
+        return number
+
+    def to_url(self, value: int | str) -> str:
+        return str(value)
+
+
 register_converter(SchemaHashConverter, "schema_hash")
+register_converter(OperationPkConverter, "operation_pk")
 
 app_name = "op_store_api"
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", views.APIRoot.as_view(), name="root"),
     path("operations/", views.OperationList.as_view(), name="operation-list"),
-    path("operations/<int:pk>/", views.OperationDetail.as_view(), name="operation-detail"),
+    path("operations/<operation_pk:pk>/", views.OperationDetail.as_view(), name="operation-detail"),
     path("schemas/", views.SchemaList.as_view(), name="schema-list"),
     path("schemas/<schema_hash:schema_hash>/", views.SchemaDetail.as_view(), name="schema-detail"),
     path("stats/", views.StatsView.as_view(), name="stats"),

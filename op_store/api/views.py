@@ -10,7 +10,6 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -26,6 +25,7 @@ from op_store.vox.ids import parse_hash
 from . import serializers as s
 from .filters import OperationFilter, SchemaFilter
 from .openapi import auto_schema, extend_schema, response
+from .parsers import StrictJSONParser
 from .pagination import OperationCursorPagination, SchemaCursorPagination
 from .permissions import configured_permissions
 from .problems import PROBLEM_CONTENT_TYPE, Conflict, exception_handler
@@ -42,7 +42,7 @@ class OpStoreView(APIView):
     """Base of every op_store API view: settings-driven permissions and op_store's error format."""
 
     renderer_classes = [JSONRenderer]
-    parser_classes = [JSONParser]
+    parser_classes = [StrictJSONParser]
     schema = auto_schema()
 
     def get_permissions(self) -> list[BasePermission]:
