@@ -99,7 +99,19 @@ OPERATION_FILTERS = [
             "0x１２",
         ],
     ),
-    ("created_after", ["yesterday", "２０２６-01-01", "٢٠٢٦-01-01", "²⁰²⁶-01-01", "2026-13-01", "2026-01-01T00:00:00+99:00", "\x00", "9" * 5000]),
+    (
+        "created_after",
+        [
+            "yesterday",
+            "２０２６-01-01",
+            "٢٠٢٦-01-01",
+            "²⁰²⁶-01-01",
+            "2026-13-01",
+            "2026-01-01T00:00:00+99:00",
+            "\x00",
+            "9" * 5000,
+        ],
+    ),
     ("created_before", ["", "0000-01-01", "2026-01-01T25:00", "x" * 10_000]),
     ("older_than", [*NOT_A_NUMBER.values(), "nan", "NaN", "inf", "-inf", "1e309", "1e10", "-0.5"]),
     ("lease_expired", ["maybe", "²", "", "\x00", "x" * 10_000]),
@@ -284,5 +296,7 @@ def test_a_hostile_purge_body_is_a_400_problem(staff, ops, body, code):
 
 def test_a_purge_body_with_a_repeated_key_keeps_a_json_object(staff, ops):
     """Duplicate keys in a JSON object: the last wins (Python's json, as most parsers)."""
-    response = staff.post("/api/op-store/purge/", '{"dry_run": false, "dry_run": true}', content_type="application/json")
+    response = staff.post(
+        "/api/op-store/purge/", '{"dry_run": false, "dry_run": true}', content_type="application/json"
+    )
     assert response.status_code == 200 and response.json()["dry_run"] is True

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 
 import op_store
 
+from .converters import OperationPkConverter
 from .permissions import configured_permissions
 from .problems import exception_handler
 from .views import OpStoreView
@@ -42,6 +43,10 @@ class OpenAPISchemaView(SpectacularAPIView):
         "DESCRIPTION": "Browse operations and schemas of op_store's exactly-once store (read, release, purge).",
         "VERSION": op_store.__version__,
         "COMPONENT_SPLIT_REQUEST": True,
+        # An operation's primary key: an integer, within the BIGINT the URL converter accepts.
+        "PATH_CONVERTER_OVERRIDES": {
+            "operation_pk": {"type": "integer", "minimum": 0, "maximum": OperationPkConverter.maximum}
+        },
     }
 
     def get_permissions(self) -> list[BasePermission]:

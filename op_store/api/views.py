@@ -25,8 +25,8 @@ from op_store.vox.ids import parse_hash
 from . import serializers as s
 from .filters import OperationFilter, SchemaFilter
 from .openapi import auto_schema, extend_schema, response
-from .parsers import StrictJSONParser
 from .pagination import OperationCursorPagination, SchemaCursorPagination
+from .parsers import StrictJSONParser
 from .permissions import configured_permissions
 from .problems import PROBLEM_CONTENT_TYPE, Conflict, exception_handler
 
