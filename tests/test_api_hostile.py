@@ -17,7 +17,7 @@ SCHEMAS = "/api/op-store/schemas/"
 #: Values no numeric or structured parameter accepts.
 NOT_A_NUMBER = {
     "superscript two": "²",
-    "fullwidth digits": "１２",
+    "fullwidth digits": "\uff11\uff12",
     "arabic-indic digits": "١٢",
     "5000 digits": "9" * 5000,
     "negative": "-1",
@@ -96,14 +96,14 @@ OPERATION_FILTERS = [
             "0x" + "f" * 17,
             "1" * 21,
             "12\n",
-            "0x１２",
+            "0x\uff11\uff12",
         ],
     ),
     (
         "created_after",
         [
             "yesterday",
-            "２０２６-01-01",
+            "\uff12\uff10\uff12\uff16-01-01",
             "٢٠٢٦-01-01",
             "²⁰²⁶-01-01",
             "2026-13-01",
@@ -258,7 +258,7 @@ def test_an_impossible_operation_pk_is_a_404_problem(staff, ops, pk, method):
 
 
 @pytest.mark.parametrize(
-    "schema_hash", ["f" * 17, "g" * 16, "%C2%B2" * 16, "%00" * 16, "０" * 16, "f" * 5000, "-" + "f" * 15]
+    "schema_hash", ["f" * 17, "g" * 16, "%C2%B2" * 16, "%00" * 16, "\uff10" * 16, "f" * 5000, "-" + "f" * 15]
 )
 def test_an_impossible_schema_hash_is_a_404_problem(staff, ops, schema_hash):
     _problem(staff.get(f"{SCHEMAS}{schema_hash}/"), 404, "not-found")
