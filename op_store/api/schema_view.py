@@ -12,12 +12,13 @@ from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import BasePermission
 from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 import op_store
 
 from .converters import OperationPkConverter
-from .permissions import configured_permissions
+from .permissions import configured_permissions, first_challenge
 from .problems import exception_handler
 from .views import OpStoreView
 
@@ -49,8 +50,13 @@ class OpenAPISchemaView(SpectacularAPIView):
         },
     }
 
+    required_permissions = {"GET": None}
+
     def get_permissions(self) -> list[BasePermission]:
         return configured_permissions()
+
+    def get_authenticate_header(self, request: Request) -> str | None:
+        return first_challenge(request)
 
     def get_exception_handler(self) -> Any:
         return exception_handler
