@@ -253,3 +253,33 @@ def test_is_admin_user_can_still_be_configured_and_replies_stay_withheld(ops):
         body = client.get(f"{OPERATIONS}{ops['struct'].pk}/").json()
     assert body["withheld"] == ["response", "fingerprint"] and body["response"] is None
     _denied(client.get(OPERATIONS))
+
+
+def test_a_method_a_view_does_not_serve_is_a_405_even_without_permissions(ops):
+    client = _client(_user())
+    response = client.post(f"{API}stats/")
+    assert response.status_code == 405 and response.json()["code"] == "method-not-allowed"
+
+
+def test_a_method_a_view_serves_but_does_not_list_is_refused_even_to_a_superuser():
+    from rest_framework.test import APIRequestFactory, force_authenticate
+
+    from op_store.api.permissions import InspectionPermissions
+
+    class Unlisted(OpStoreView):
+        required_permissions = {"GET": ("op_store.view_operation",)}
+
+        def get(self, request):
+            raise AssertionError("not called")
+
+        def put(self, request):
+            raise AssertionError("must not be reached")
+
+    superuser = _user(superuser=True)
+    request = APIRequestFactory().put("/x/")
+    force_authenticate(request, superuser)
+    view = Unlisted()
+    assert InspectionPermissions().has_permission(Unlisted().initialize_request(request), view) is False
+    request = APIRequestFactory().get("/x/")
+    force_authenticate(request, superuser)
+    assert InspectionPermissions().has_permission(view.initialize_request(request), view) is True
