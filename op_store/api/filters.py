@@ -31,7 +31,7 @@ OPERATION_ID_PATTERN = r"^(0[xX][0-9a-fA-F]{1,16}|[0-9]{1,20})$"
 STATE_PATTERN = r"^(admitted|sealed|expired)(,(admitted|sealed|expired))*$"
 #: Text parameters: no NUL (PostgreSQL text cannot hold it; DRF refuses it).
 TEXT_PATTERN = r"^[^\u0000]*$"
-#: A non-negative decimal number as JSON writes one (ASCII digits only; no "nan" or "inf").
+#: A decimal number as JSON writes one (ASCII digits only; no "nan" or "inf"); bounds are the field's.
 NUMBER_PATTERN = r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?"
 #: The characters of an ISO 8601 instant (the field parses it; this keeps non-ASCII digits out).
 INSTANT_PATTERN = r"[0-9T:.+\-Zz ]{1,40}"

@@ -34,7 +34,7 @@ class StrictCursorPagination(CursorPagination):
         if raw is None:
             return int(self.page_size)
         # Not str.isdigit(): it accepts "²" and other digits int() refuses, and any length.
-        if not re.fullmatch(r"[0-9]{1,3}", raw) or not 1 <= int(raw) <= self.max_page_size:
+        if not re.fullmatch(r"[0-9]{1,9}", raw) or not 1 <= int(raw) <= self.max_page_size:
             raise ValidationError({self.page_size_query_param: [f"an integer in 1..{self.max_page_size}"]})
         return int(raw)
 
