@@ -67,7 +67,7 @@ DEFAULTS: dict[str, Any] = {
     # Whether ExactlyOnceMiddleware answers 400 to unsafe requests that carry no key.
     "REQUIRE_KEY": False,
     "STORED_HEADERS": DEFAULT_STORED_HEADERS,
-    "API_PERMISSION_CLASSES": ("rest_framework.permissions.IsAdminUser",),
+    "API_PERMISSION_CLASSES": ("op_store.api.permissions.InspectionPermissions",),
     # The admin shows operations and schemas read-only unless this is False.
     "ADMIN_READ_ONLY": True,
     # PostgreSQL (psycopg 3): prepare the store's statements on the server (op_store.store.orm.prepared).

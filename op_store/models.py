@@ -203,6 +203,11 @@ class Operation(models.Model):
     class Meta:
         verbose_name = _("operation")
         verbose_name_plural = _("operations")
+        # Beyond Django's view/add/change/delete; who needs which: docs/settings.md#api_permission_classes.
+        permissions = [
+            ("purge_operations", _("Can purge expired operations")),
+            ("view_payload", _("Can view the replies of other users' operations")),
+        ]
         # Newest first through the primary key index: no sort on a big table.
         ordering = ("-pk",)
         constraints = [

@@ -29,7 +29,7 @@ from . import overview
 from .filters import LeaseExpiredFilter, MethodFilter, SchemaUseFilter, operation_search_filter
 from .highlight import json_html
 from .pagination import EstimatedCountPaginator
-from .permissions import ReadOnlyByDefaultMixin, may_release
+from .permissions import ReadOnlyByDefaultMixin, may_purge, may_release, may_view_payload
 from .schemas import closure_html
 
 #: Columns never loaded for the changelist (the payload can be megabytes per row).
@@ -193,6 +193,7 @@ class OperationAdmin(ReadOnlyByDefaultMixin, admin.ModelAdmin):
         "operation_id_hex",
         "lease_status",
         "decoded_response",
+        "payload_withheld",
         "root_type_display",
         "schema_closure",
         "fingerprint_hex",
@@ -293,19 +294,20 @@ class OperationAdmin(ReadOnlyByDefaultMixin, admin.ModelAdmin):
         editing = not self.read_only()
         ident = ["scope", "operation_id"] if editing else ["scope", "operation_id_decimal"]
         main = [*ident, "operation_id_hex", "key", "state" if editing else "state_column", "method"]
+        # Another user's reply (and request fingerprint) needs view_payload: op_store.permissions.
+        shown = obj is None or may_view_payload(request, obj.scope)
+        reply = "decoded_response" if shown else "payload_withheld"
+        details = ["status_code", "response_size", "transactional", "token"] + (["fingerprint_hex"] if shown else [])
         return [
             (None, {"fields": main}),
-            (_("Response"), {"fields": ["decoded_response", "root_type_display", "schema_closure"]}),
+            (_("Response"), {"fields": [reply, "root_type_display", "schema_closure"]}),
             (
                 _("Timeline"),
                 {"fields": TIMELINE_EDIT if editing else TIMELINE},
             ),
             (
                 _("Details"),
-                {
-                    "fields": ["status_code", "response_size", "transactional", "token", "fingerprint_hex"],
-                    "classes": ["collapse"],
-                },
+                {"fields": details, "classes": ["collapse"]},
             ),
         ]
 
@@ -327,6 +329,13 @@ class OperationAdmin(ReadOnlyByDefaultMixin, admin.ModelAdmin):
                 return gettext("Purged: the reply was dropped after its retention; a retry gets 410 Gone.")
             return gettext("Not sealed yet: the handler is running, failed without releasing, or its owner is gone.")
         return render_response(decoded)
+
+    @admin.display(description=_("decoded response"))
+    def payload_withheld(self, obj: Operation) -> str:
+        return gettext(
+            "Withheld: this reply belongs to another user's scope; reading it needs the "
+            "“Can view the replies of other users' operations” permission."
+        )
 
     @admin.display(description=_("root type"))
     def root_type_display(self, obj: Operation) -> SafeString | str:
@@ -376,9 +385,10 @@ class OperationAdmin(ReadOnlyByDefaultMixin, admin.ModelAdmin):
     # --- release and purge ---------------------------------------------------------------------
 
     def has_release_permission(self, request: HttpRequest) -> bool:
-        return may_release(request, self.opts)
+        return may_release(request)
 
-    has_purge_permission = has_release_permission
+    def has_purge_permission(self, request: HttpRequest) -> bool:
+        return may_purge(request)
 
     @admin.action(description=_("Release selected admitted operations"), permissions=["release"])
     def release_admitted(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:

@@ -1,7 +1,8 @@
 """Who may do what in the admin.
 
 ``OP_STORE["ADMIN_READ_ONLY"]`` (default True): no add, change or delete through admin forms.
-Releasing and purging go through the store and need the delete permission (:func:`may_release`).
+Releasing and purging go through the store whatever it says, for users with the permission the
+inspection API asks too (the rules are :mod:`op_store.permissions`, shared by both).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 from django.db.models.options import Options
 from django.http import HttpRequest
 
+from op_store import permissions as rules
 from op_store.conf import op_store_settings
 
 
@@ -32,7 +34,18 @@ class ReadOnlyByDefaultMixin:
         return not self.read_only() and super().has_delete_permission(request, obj)  # type: ignore[misc]
 
 
-def may_release(request: HttpRequest, opts: Options[Any]) -> bool:
-    """Releasing an admission (and purging) goes through the store, which keeps its invariants, so
-    it is allowed whatever ``ADMIN_READ_ONLY`` says: to users with the model's delete permission."""
-    return bool(request.user.has_perm(f"{opts.app_label}.delete_{opts.model_name}"))
+def may_release(request: HttpRequest, opts: Options[Any] | None = None) -> bool:
+    """Releasing an admission goes through the store, which keeps its invariants, so it is allowed
+    whatever ``ADMIN_READ_ONLY`` says: to users with ``delete_operation``. (``opts`` is accepted for
+    earlier callers; the permission is always op_store's.)"""
+    return rules.may_release(request.user)
+
+
+def may_purge(request: HttpRequest) -> bool:
+    """Purging (and seeing what a purge would do) needs ``purge_operations``."""
+    return rules.may_purge(request.user)
+
+
+def may_view_payload(request: HttpRequest, scope: str) -> bool:
+    """The reply of an operation in ``scope``: the user's own, or ``view_payload``."""
+    return rules.may_view_payload(request.user, scope)

@@ -1,5 +1,9 @@
 """Query-string filters of the list endpoints, validated (a bad value is a 400 problem, not a 500).
 
+Values are taken as sent: no whitespace trimming, ASCII digits only in numbers and instants (Python's
+``int``, ``float`` and ``\\d`` accept other scripts' digits), and a parameter other than ``state``
+given twice is refused rather than one of its values silently chosen.
+
 Each parameter is defined once, as a field of a query serializer: its type, bounds, pattern and
 help text both validate the request and, through :func:`parameter_schema`, document it (the filter
 backends' ``get_schema_operation_parameters``, which any OpenAPI generator reads).
@@ -7,8 +11,9 @@ backends' ``get_schema_operation_parameters``, which any OpenAPI generator reads
 
 from __future__ import annotations
 
+import math
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import QuerySet
@@ -26,13 +31,28 @@ OPERATION_ID_PATTERN = r"^(0[xX][0-9a-fA-F]{1,16}|[0-9]{1,20})$"
 STATE_PATTERN = r"^(admitted|sealed|expired)(,(admitted|sealed|expired))*$"
 #: Text parameters: no NUL (PostgreSQL text cannot hold it; DRF refuses it).
 TEXT_PATTERN = r"^[^\u0000]*$"
+#: A decimal number as JSON writes one (ASCII digits only; no "nan" or "inf"); bounds are the field's.
+NUMBER_PATTERN = r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?"
+#: The characters of an ISO 8601 instant (the field parses it; this keeps non-ASCII digits out).
+INSTANT_PATTERN = r"[0-9T:.+\-Zz ]{1,40}"
+
+#: Parameters that may be repeated (their values are joined with commas).
+REPEATABLE = frozenset({"state"})
+
+
+def single_value(request: Request, name: str) -> str | None:
+    """The one value of query parameter ``name`` (None when absent); a 400 problem when repeated."""
+    values = request.query_params.getlist(name)
+    if len(values) > 1:
+        raise serializers.ValidationError({name: ["given more than once"]})
+    return values[0] if values else None
 
 
 class PatternField(serializers.CharField):
-    """Text matching ``pattern`` in full (``re.fullmatch``)."""
+    """Text matching ``pattern`` in full (``re.fullmatch``), as sent (never trimmed)."""
 
     def __init__(self, pattern: str, *, message: str = "", **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        super().__init__(trim_whitespace=False, **kwargs)
         self.pattern = pattern
         self.message = message or f"must match {pattern}"
 
@@ -41,6 +61,28 @@ class PatternField(serializers.CharField):
         if not re.fullmatch(self.pattern, value):
             raise serializers.ValidationError(self.message)
         return value
+
+
+class NumberField(serializers.FloatField):
+    """A finite number written with ASCII digits."""
+
+    def to_internal_value(self, data: Any) -> float:
+        if not isinstance(data, str) or not re.fullmatch(NUMBER_PATTERN, data):
+            self.fail("invalid")
+        value = super().to_internal_value(data)
+        if not math.isfinite(value):
+            self.fail("invalid")
+        return float(value)
+
+
+class InstantField(serializers.DateTimeField):
+    """An ISO 8601 instant written with ASCII digits."""
+
+    def to_internal_value(self, value: Any) -> datetime:
+        if not isinstance(value, str) or not re.fullmatch(INSTANT_PATTERN, value):
+            self.fail("invalid", format="ISO 8601")
+        parsed: datetime = super().to_internal_value(value)
+        return parsed
 
 
 def text(help_text: str) -> PatternField:
@@ -66,9 +108,9 @@ class OperationQuery(serializers.Serializer):
         message="an operation id is 1..20 decimal digits or 0x and 1..16 hex digits",
         help_text="Operation id, decimal or 0x-hex.",
     )
-    created_after = serializers.DateTimeField(required=False, help_text="Created at or after this instant (ISO 8601).")
-    created_before = serializers.DateTimeField(required=False, help_text="Created before this instant (ISO 8601).")
-    older_than = serializers.FloatField(
+    created_after = InstantField(required=False, help_text="Created at or after this instant (ISO 8601).")
+    created_before = InstantField(required=False, help_text="Created before this instant (ISO 8601).")
+    older_than = NumberField(
         required=False, min_value=0, max_value=10**9, help_text="Created more than this many seconds ago."
     )
     lease_expired = serializers.BooleanField(
@@ -133,10 +175,12 @@ class QueryFilterBackend(BaseFilterBackend):
 def _validated(request: Request, query: type[serializers.Serializer]) -> dict[str, Any]:
     """The known parameters, validated (repeated ``state`` values are joined with commas)."""
     params = request.query_params
-    names = query().fields
-    data = {name: params[name] for name in names if name in params and name != "state"}
-    if "state" in names and "state" in params:
-        data["state"] = ",".join(params.getlist("state"))
+    data: dict[str, str] = {}
+    for name in query().fields:
+        if name in REPEATABLE and name in params:
+            data[name] = ",".join(params.getlist(name))
+        elif (value := single_value(request, name)) is not None:
+            data[name] = value
     serializer = query(data=data)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)

@@ -12,11 +12,13 @@ from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import BasePermission
 from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 import op_store
 
-from .permissions import configured_permissions
+from .converters import OperationPkConverter
+from .permissions import configured_permissions, first_challenge
 from .problems import exception_handler
 from .views import OpStoreView
 
@@ -42,10 +44,19 @@ class OpenAPISchemaView(SpectacularAPIView):
         "DESCRIPTION": "Browse operations and schemas of op_store's exactly-once store (read, release, purge).",
         "VERSION": op_store.__version__,
         "COMPONENT_SPLIT_REQUEST": True,
+        # An operation's primary key: an integer, within the BIGINT the URL converter accepts.
+        "PATH_CONVERTER_OVERRIDES": {
+            "operation_pk": {"type": "integer", "minimum": 0, "maximum": OperationPkConverter.maximum}
+        },
     }
+
+    required_permissions = {"GET": None}
 
     def get_permissions(self) -> list[BasePermission]:
         return configured_permissions()
+
+    def get_authenticate_header(self, request: Request) -> str | None:
+        return first_challenge(request)
 
     def get_exception_handler(self) -> Any:
         return exception_handler

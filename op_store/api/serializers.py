@@ -16,6 +16,7 @@ from rest_framework.request import Request
 
 from op_store.display import ClosureEntry, DecodedResponse, decode_response, schema_summary
 from op_store.models import Operation, Schema
+from op_store.permissions import PAYLOAD_FIELDS, may_view_payload
 from op_store.schema_json import schema_document
 from op_store.store import DatabaseSchemaSource
 from op_store.vox.ids import format_hash
@@ -216,17 +217,35 @@ class OperationSerializer(serializers.ModelSerializer):
 
 
 class OperationDetailSerializer(OperationSerializer):
-    """One operation with its root type, schema closure and the decoded payload."""
+    """One operation with its root type, schema closure and the decoded payload.
+
+    The payload fields (``response``, ``fingerprint``) of another user's operation are null for a
+    caller without ``view_payload`` (:mod:`op_store.permissions`), and ``withheld`` names them, so
+    a withheld reply is not mistaken for a missing one.
+    """
 
     root_type = serializers.JSONField(read_only=True, allow_null=True, help_text="TypeRef.to_json() form.")
     type = serializers.SerializerMethodField()
     fingerprint = serializers.SerializerMethodField()
     response = serializers.SerializerMethodField()
     schemas = serializers.SerializerMethodField()
+    withheld = serializers.SerializerMethodField()
 
     class Meta(OperationSerializer.Meta):
-        fields = (*OperationSerializer.Meta.fields, "root_type", "type", "fingerprint", "response", "schemas")
+        fields = (
+            *OperationSerializer.Meta.fields,
+            "root_type",
+            "type",
+            "fingerprint",
+            "response",
+            "schemas",
+            "withheld",
+        )
         read_only_fields = fields
+
+    def _payload_shown(self, obj: Operation) -> bool:
+        request = self.context.get("request")
+        return may_view_payload(getattr(request, "user", None), obj.scope)
 
     def _decoded(self, obj: Operation) -> DecodedResponse | None:
         if obj.state != Operation.State.SEALED:
@@ -243,11 +262,13 @@ class OperationDetailSerializer(OperationSerializer):
         return decoded.type_name if decoded is not None else None
 
     def get_fingerprint(self, obj: Operation) -> str | None:
-        """Hex of the stored request fingerprint (a BLAKE3 digest)."""
-        return obj.fingerprint_hex or None
+        """Hex of the stored request fingerprint (a BLAKE3 digest); null when withheld."""
+        return (obj.fingerprint_hex or None) if self._payload_shown(obj) else None
 
     @extend_schema_field(DecodedResponseSerializer(allow_null=True))
     def get_response(self, obj: Operation) -> dict[str, Any] | None:
+        if not self._payload_shown(obj):
+            return None
         decoded = self._decoded(obj)
         return DecodedResponseSerializer(decoded).data if decoded is not None else None
 
@@ -257,6 +278,16 @@ class OperationDetailSerializer(OperationSerializer):
         if decoded is None:
             return []
         return list(ClosureEntrySerializer(decoded.closure, many=True, context=self.context).data)
+
+    @extend_schema_field(
+        serializers.ListField(
+            child=serializers.ChoiceField(choices=PAYLOAD_FIELDS),
+            help_text="The fields nulled because the caller may not read this operation's payload "
+            "(another user's scope, no view_payload permission); empty when nothing is withheld.",
+        )
+    )
+    def get_withheld(self, obj: Operation) -> list[str]:
+        return [] if self._payload_shown(obj) else list(PAYLOAD_FIELDS)
 
 
 # --- schemas ---------------------------------------------------------------------------------------

@@ -5,30 +5,19 @@ from __future__ import annotations
 from django.urls import URLPattern, URLResolver, path, re_path, register_converter
 
 from . import views
+from .converters import OperationPkConverter, SchemaHashConverter
 from .openapi import SPECTACULAR
 from .problems import not_found
 
-
-class SchemaHashConverter:
-    """A schema hash in a URL: exactly 16 hex digits."""
-
-    regex = "[0-9a-fA-F]{16}"
-
-    def to_python(self, value: str) -> str:
-        return value.lower()
-
-    def to_url(self, value: str | int) -> str:
-        return f"{value:016x}" if isinstance(value, int) else value.lower()
-
-
 register_converter(SchemaHashConverter, "schema_hash")
+register_converter(OperationPkConverter, "operation_pk")
 
 app_name = "op_store_api"
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", views.APIRoot.as_view(), name="root"),
     path("operations/", views.OperationList.as_view(), name="operation-list"),
-    path("operations/<int:pk>/", views.OperationDetail.as_view(), name="operation-detail"),
+    path("operations/<operation_pk:pk>/", views.OperationDetail.as_view(), name="operation-detail"),
     path("schemas/", views.SchemaList.as_view(), name="schema-list"),
     path("schemas/<schema_hash:schema_hash>/", views.SchemaDetail.as_view(), name="schema-detail"),
     path("stats/", views.StatsView.as_view(), name="stats"),

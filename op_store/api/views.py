@@ -10,7 +10,6 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -18,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from op_store.models import Operation, Schema
+from op_store.permissions import PURGE_OPERATIONS, RELEASE_OPERATION, VIEW_OPERATION, VIEW_SCHEMA
 from op_store.schema_json import schema_document
 from op_store.store import DatabaseSchemaSource, purge, stats
 from op_store.store.orm import store_alias
@@ -27,7 +27,8 @@ from . import serializers as s
 from .filters import OperationFilter, SchemaFilter
 from .openapi import auto_schema, extend_schema, response
 from .pagination import OperationCursorPagination, SchemaCursorPagination
-from .permissions import configured_permissions
+from .parsers import StrictJSONParser
+from .permissions import configured_permissions, first_challenge
 from .problems import PROBLEM_CONTENT_TYPE, Conflict, exception_handler
 
 #: Columns a list never loads.
@@ -42,11 +43,17 @@ class OpStoreView(APIView):
     """Base of every op_store API view: settings-driven permissions and op_store's error format."""
 
     renderer_classes = [JSONRenderer]
-    parser_classes = [JSONParser]
+    parser_classes = [StrictJSONParser]
     schema = auto_schema()
+    #: Method -> the permissions :class:`~.permissions.InspectionPermissions` asks for (None: any
+    #: op_store permission); who needs what is in docs/settings.md#api_permission_classes.
+    required_permissions: dict[str, tuple[str, ...] | None] = {}
 
     def get_permissions(self) -> list[BasePermission]:
         return configured_permissions()
+
+    def get_authenticate_header(self, request: Request) -> str | None:
+        return first_challenge(request)
 
     def get_exception_handler(self) -> Any:
         return exception_handler
@@ -60,6 +67,7 @@ class APIRoot(OpStoreView):
     """Where the endpoints are (so a client needs only the mount point)."""
 
     links = {"operations": "operation-list", "schemas": "schema-list", "stats": "stats", "purge": "purge"}
+    required_permissions = {"GET": None}
 
     def get(self, request: Request) -> Response:
         links = {key: request.build_absolute_uri(reverse(f"op_store_api:{name}")) for key, name in self.links.items()}
@@ -75,6 +83,7 @@ class OperationList(OpStoreView, generics.ListAPIView):
 
     serializer_class = s.OperationSerializer
     pagination_class = OperationCursorPagination
+    required_permissions = {"GET": (VIEW_OPERATION,)}
     filter_backends = [OperationFilter]
 
     def get_queryset(self) -> QuerySet[Any]:
@@ -92,6 +101,7 @@ class OperationDetail(OpStoreView, generics.RetrieveDestroyAPIView):
     """One operation with its decoded reply; ``DELETE`` releases it if it is only admitted."""
 
     serializer_class = s.OperationDetailSerializer
+    required_permissions = {"GET": (VIEW_OPERATION,), "DELETE": (RELEASE_OPERATION,)}
 
     def get_queryset(self) -> QuerySet[Any]:
         return Operation.objects.using(self.store_alias())
@@ -119,6 +129,7 @@ class SchemaList(OpStoreView, generics.ListAPIView):
 
     serializer_class = s.SchemaSerializer
     pagination_class = SchemaCursorPagination
+    required_permissions = {"GET": (VIEW_SCHEMA,)}
     filter_backends = [SchemaFilter]
 
     def get_queryset(self) -> QuerySet[Any]:
@@ -129,6 +140,8 @@ class SchemaList(OpStoreView, generics.ListAPIView):
 class SchemaDetail(OpStoreView):
     """One schema in the documented JSON form: ``Schema.from_json(body)`` rebuilds it."""
 
+    required_permissions = {"GET": (VIEW_SCHEMA,)}
+
     def get(self, request: Request, schema_hash: str) -> Response:
         row = get_object_or_404(Schema.objects.using(self.store_alias()), pk=parse_hash(schema_hash))
         return Response(schema_document(row.to_vox(), DatabaseSchemaSource(row._state.db)))
@@ -137,6 +150,8 @@ class SchemaDetail(OpStoreView):
 @extend_schema(methods=["GET"], responses={200: s.StatsSerializer, **_problems(401, 403)})
 class StatsView(OpStoreView):
     """Counts per state, stale and due rows, reply bytes, schemas. Counts whole tables: not for polling."""
+
+    required_permissions = {"GET": (VIEW_OPERATION,)}
 
     def get(self, request: Request) -> Response:
         return Response(s.StatsSerializer(stats(using=self.store_alias())).data)
@@ -149,6 +164,8 @@ class StatsView(OpStoreView):
 )
 class PurgeView(OpStoreView):
     """Run the store's purge now (batched, short transactions); ``{"dry_run": true}`` only counts."""
+
+    required_permissions = {"POST": (PURGE_OPERATIONS,)}
 
     def post(self, request: Request) -> Response:
         if not isinstance(request.data, dict):
