@@ -18,7 +18,7 @@ from op_store.api.schema_view import OpenAPISchemaView
 from op_store.api.views import OpStoreView
 from op_store.models import Operation
 from op_store.store.orm import DjangoOperationStore
-from tests.test_display_support import Point, seal_value, seed
+from tests.support.display import Point, seal_value, seed
 
 pytestmark = pytest.mark.django_db
 

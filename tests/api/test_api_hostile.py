@@ -1,12 +1,12 @@
 """Hostile input to every parameter of the inspection API: a 400 problem (or the documented answer),
-never a 500. The generated side of this is tests/test_api_schemathesis.py; these are the values a
+never a 500. The generated side of this is tests/api/test_api_schemathesis.py; these are the values a
 generator rarely reaches (Unicode digits, 5,000-digit numbers, NUL, NaN, repeated parameters...)."""
 
 import base64
 
 import pytest
 
-from tests.test_display_support import login_client, seed
+from tests.support.display import login_client, seed
 
 pytestmark = pytest.mark.django_db
 
