@@ -11,5 +11,6 @@ decorator (the decorator already handles DRF requests), not an optional third-pa
 """
 
 from .exceptions import ExactlyOnceProblem
+from .mixins import ExactlyOnceMixin
 
-__all__ = ["ExactlyOnceProblem"]
+__all__ = ["ExactlyOnceMixin", "ExactlyOnceProblem"]
