@@ -1,3 +1,5 @@
+from importlib.util import find_spec
+
 from django.apps import AppConfig
 
 
@@ -9,3 +11,7 @@ class OpStoreConfig(AppConfig):
     def ready(self) -> None:
         # Importing registers the system checks.
         from . import checks  # noqa: F401
+
+        if find_spec("drf_spectacular") is not None:
+            # Registers the drf-spectacular extension that documents exactly-once operations (docs/drf.md).
+            from .drf import schema  # noqa: F401

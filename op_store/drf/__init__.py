@@ -12,5 +12,6 @@ decorator (the decorator already handles DRF requests), not an optional third-pa
 
 from .exceptions import ExactlyOnceProblem
 from .mixins import ExactlyOnceMixin
+from .operations import exactly_once_operations
 
-__all__ = ["ExactlyOnceMixin", "ExactlyOnceProblem"]
+__all__ = ["ExactlyOnceMixin", "ExactlyOnceProblem", "exactly_once_operations"]
