@@ -241,13 +241,42 @@ def _wrap(view: Callable[..., Any], options: Options) -> Callable[..., Any]:
     return wrapper
 
 
+def options_of(view: object) -> Options | None:
+    """The options ``@exactly_once`` left on ``view`` (a function or method), None if it did not decorate it.
+
+    For the handler method of an ``@api_view`` view, the options of the function it calls: there sits
+    a decorator placed under ``@api_view`` (see :func:`_api_view_function`).
+    """
+    options = getattr(view, MARKER, None)
+    if options is None:
+        options = getattr(_api_view_function(view), MARKER, None)
+    return options if isinstance(options, Options) else None
+
+
+def _api_view_function(handler: object) -> Any:
+    """The function an ``@api_view`` handler method calls, None for any other method.
+
+    ``api_view`` makes one class per function, whose handler methods call the function through their
+    closure (``def handler(self, *args, **kwargs): return func(*args, **kwargs)``); checked against
+    DRF 3.18.
+    """
+    if not getattr(handler, "__qualname__", "").startswith("api_view."):
+        return None
+    for cell in getattr(handler, "__closure__", None) or ():
+        contents = cell.cell_contents
+        if callable(contents) and getattr(contents, MARKER, None) is not None:
+            return contents
+    return None
+
+
 def is_exactly_once(view: object) -> bool:
     """Whether ``view`` (a view function, an ``as_view()`` result or a view class) already applies exactly_once.
 
     Looks at the function itself, its class's ``dispatch`` (copied onto ``as_view()`` results by
-    Django) and the class's handler methods (a decorator on ``post`` of a DRF view).
+    Django) and the class's handler methods (a decorator on ``post`` of a DRF view, or under
+    ``@api_view``).
     """
-    if getattr(view, MARKER, None) is not None:
+    if options_of(view) is not None:
         return True
     cls = getattr(view, "view_class", None) or getattr(view, "cls", None) or (view if isinstance(view, type) else None)
     if cls is None:
@@ -256,7 +285,7 @@ def is_exactly_once(view: object) -> bool:
         if name.startswith("_"):
             continue
         attr = getattr(cls, name, None)
-        if callable(attr) and getattr(attr, MARKER, None) is not None:
+        if callable(attr) and options_of(attr) is not None:
             return True
     return False
 

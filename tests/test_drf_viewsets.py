@@ -270,3 +270,18 @@ def test_a_handler_decorated_by_the_class_keeps_its_options() -> None:
             return "mine"
 
     assert getattr(Explicit.create, MARKER).wait == 5.0
+
+
+# --- next to ExactlyOnceMiddleware ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("route", ["/drf/notes/", "/drf/inner-fn/"])
+def test_the_middleware_leaves_drf_handlers_to_their_decorator(
+    token_client: APIClient, scope: str, settings: Any, route: str
+) -> None:
+    """Were the middleware to handle these, it would resolve the scope before DRF's token authentication (403)."""
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, "op_store.middleware.ExactlyOnceMiddleware"]
+    first = send(token_client, "post", route, {"text": "m"})
+    assert first.status_code == 201, first.content
+    assert send(token_client, "post", route, {"text": "m"}).content == first.content
+    assert operation(scope) is not None

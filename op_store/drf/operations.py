@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from op_store.decorators import MARKER
+from op_store.decorators import options_of
 from op_store.engine.policy import Options
 
 #: What DRF's generic views call for each HTTP method: ``CreateAPIView.post`` calls ``create``...
@@ -22,32 +22,6 @@ GENERIC_ACTIONS: dict[str, tuple[str, ...]] = {
     "patch": ("partial_update",),
     "delete": ("destroy",),
 }
-
-
-def marker(obj: object) -> Options | None:
-    """The options ``@exactly_once`` left on ``obj`` (directly, or on the function an ``@api_view`` handler calls)."""
-    options = getattr(obj, MARKER, None)
-    if isinstance(options, Options):
-        return options
-    wrapped = api_view_function(obj)
-    options = getattr(wrapped, MARKER, None) if wrapped is not None else None
-    return options if isinstance(options, Options) else None
-
-
-def api_view_function(handler: object) -> Any:
-    """The function an ``@api_view`` handler method calls, None for any other method.
-
-    ``api_view`` makes one class per function whose handler methods call the function through their
-    closure (``def handler(self, *args, **kwargs): return func(*args, **kwargs)``); checked against
-    DRF 3.18. That is where ``@exactly_once`` sits when it is put under ``@api_view``.
-    """
-    if not getattr(handler, "__qualname__", "").startswith("api_view."):
-        return None
-    for cell in getattr(handler, "__closure__", None) or ():
-        contents = cell.cell_contents
-        if callable(contents) and getattr(contents, MARKER, None) is not None:
-            return contents
-    return None
 
 
 def exactly_once_operations(callback: Any) -> dict[str, Options]:
@@ -61,7 +35,7 @@ def exactly_once_operations(callback: Any) -> dict[str, Options]:
     view_class = getattr(callback, "cls", None)
     if view_class is None:
         return {}
-    around = marker(callback) or marker(getattr(view_class, "dispatch", None))
+    around = options_of(callback) or options_of(getattr(view_class, "dispatch", None))
     routed: dict[str, str] | None = getattr(callback, "actions", None)  # a viewset route: method -> action
     if routed:
         candidates = {method: (action,) for method, action in routed.items()}
@@ -74,7 +48,7 @@ def exactly_once_operations(callback: Any) -> dict[str, Options]:
     found: dict[str, Options] = {}
     for method, names in candidates.items():
         options = around or next(
-            (o for o in (marker(getattr(view_class, name, None)) for name in names) if o is not None), None
+            (o for o in (options_of(getattr(view_class, name, None)) for name in names) if o is not None), None
         )
         if options is not None:
             found[method.upper()] = options
