@@ -263,6 +263,19 @@ def test_a_subclass_rewraps_from_the_undecorated_handler() -> None:
     assert Child.create.__wrapped__ is _Base.create  # one layer, not a wrapper around the parent's
 
 
+def test_a_subclass_that_changes_nothing_keeps_its_parents_handlers() -> None:
+    class Parent(ExactlyOnceMixin, _Base):
+        exactly_once_options = {"required": True}
+
+    class Child(Parent):
+        def destroy(self) -> str:
+            return "mine"
+
+    assert Child.create is Parent.create  # not wrapped a second time
+    assert getattr(Child.destroy, MARKER).required is True  # its own handler: wrapped with the inherited options
+    assert Child.destroy.__wrapped__.__qualname__.endswith("Child.destroy")
+
+
 def test_a_handler_decorated_by_the_class_keeps_its_options() -> None:
     class Explicit(ExactlyOnceMixin, _Base):
         @exactly_once(wait=5)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from op_store.decorators import MARKER, exactly_once
+from op_store.decorators import exactly_once, options_of
 
 #: The attribute of a handler the mixin wrapped: the handler as the class defined it.
 _UNWRAPPED = "op_store_mixin_unwrapped"
@@ -34,13 +34,16 @@ class ExactlyOnceMixin:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         decorate = exactly_once(**cls.exactly_once_options)
+        reconfigured = "exactly_once_options" in cls.__dict__ or "exactly_once_actions" in cls.__dict__
         for name in cls.exactly_once_actions:
             handler = getattr(cls, name, None)
             if not callable(handler):
                 continue
+            if options_of(handler) is not None and (name in cls.__dict__ or not reconfigured):
+                continue  # exactly-once already: the class's own, or as its parent configured it
             unwrapped = getattr(handler, _UNWRAPPED, handler)
-            if getattr(unwrapped, MARKER, None) is not None:
-                continue  # decorated by the class itself
+            if options_of(unwrapped) is not None:
+                continue  # decorated by the class that defines it
             wrapped = decorate(unwrapped)
             setattr(wrapped, _UNWRAPPED, unwrapped)
             setattr(cls, name, wrapped)
