@@ -242,15 +242,19 @@ def _wrap(view: Callable[..., Any], options: Options) -> Callable[..., Any]:
 
 
 def options_of(view: object) -> Options | None:
-    """The options ``@exactly_once`` left on ``view`` (a function or method), None if it did not decorate it.
-
-    For the handler method of an ``@api_view`` view, the options of the function it calls: there sits
-    a decorator placed under ``@api_view`` (see :func:`_api_view_function`).
-    """
-    options = getattr(view, MARKER, None)
-    if options is None:
-        options = getattr(_api_view_function(view), MARKER, None)
+    """The options ``@exactly_once`` left on ``view`` (a function or method), None if it did not decorate it."""
+    options = _marker(view)
     return options if isinstance(options, Options) else None
+
+
+def _marker(view: object) -> Any:
+    """What marks ``view`` as exactly-once: ``exactly_once``'s options, or the ``RpcSite`` serving it; else None.
+
+    For the handler method of an ``@api_view`` view, the mark of the function it calls: there sits a
+    decorator placed under ``@api_view`` (see :func:`_api_view_function`).
+    """
+    marker = getattr(view, MARKER, None)
+    return marker if marker is not None else getattr(_api_view_function(view), MARKER, None)
 
 
 def _api_view_function(handler: object) -> Any:
@@ -276,7 +280,7 @@ def is_exactly_once(view: object) -> bool:
     Django) and the class's handler methods (a decorator on ``post`` of a DRF view, or under
     ``@api_view``).
     """
-    if options_of(view) is not None:
+    if _marker(view) is not None:
         return True
     cls = getattr(view, "view_class", None) or getattr(view, "cls", None) or (view if isinstance(view, type) else None)
     if cls is None:
@@ -285,7 +289,7 @@ def is_exactly_once(view: object) -> bool:
         if name.startswith("_"):
             continue
         attr = getattr(cls, name, None)
-        if callable(attr) and options_of(attr) is not None:
+        if callable(attr) and _marker(attr) is not None:
             return True
     return False
 
