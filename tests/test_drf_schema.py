@@ -20,6 +20,7 @@ from django.test import override_settings
 from django.urls import path
 from drf_spectacular.extensions import OpenApiViewExtension
 from drf_spectacular.generators import SchemaGenerator
+from drf_spectacular.plumbing import OpenApiGeneratorExtension
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from drf_spectacular.validation import validate_schema
 from rest_framework import viewsets
@@ -132,6 +133,22 @@ def test_everything_else_is_as_spectacular_makes_it(monkeypatch: pytest.MonkeyPa
             k: v for k, v in plain.items() if k not in ("parameters", "responses")
         }
     assert "ExactlyOnceProblem" not in theirs["components"]["schemas"]
+
+
+def test_with_an_older_spectacular_that_passes_only_the_view_class(monkeypatch: pytest.MonkeyPatch) -> None:
+    def class_only(self: OpenApiViewExtension, target_callback: Any) -> None:
+        OpenApiGeneratorExtension.__init__(self, target_callback.cls)
+
+    monkeypatch.setattr(ExactlyOnceViewExtension, "__init__", class_only)
+    paths = generate()["paths"]
+    for (route, method), required in EXACTLY_ONCE.items():
+        parameter = key_parameter(paths[route][method])
+        if route == "/outer-fn/":
+            assert parameter is None  # the decorator around the URL callback: not seen without the callback
+        else:
+            assert parameter is not None and parameter["required"] is required, (route, method)
+    for route, method in PLAIN:
+        assert key_parameter(paths[route][method]) is None, (route, method)
 
 
 def test_problem_responses_list_what_each_operation_can_answer() -> None:

@@ -28,28 +28,39 @@ def exactly_once_operations(callback: Any) -> dict[str, Options]:
     """HTTP method (upper case) -> the options exactly-once runs with, for each exactly-once operation of a route.
 
     ``callback`` is what the URL pattern calls (an ``as_view()`` result, possibly wrapped by
-    ``@exactly_once``). The outermost decorator wins, as it does on a request (an inner one then
-    only passes the call through): around the callback, then on ``dispatch``, then on the handler
-    (a viewset's routed action, or an ``APIView``'s method handler, or the generic action it calls).
+    ``@exactly_once``); see :func:`operation_options`.
     """
     view_class = getattr(callback, "cls", None)
     if view_class is None:
         return {}
-    around = options_of(callback) or options_of(getattr(view_class, "dispatch", None))
-    routed: dict[str, str] | None = getattr(callback, "actions", None)  # a viewset route: method -> action
-    if routed:
-        candidates = {method: (action,) for method, action in routed.items()}
-    else:
-        candidates = {
-            method: (method, *GENERIC_ACTIONS.get(method, ()))
-            for method in view_class.http_method_names
-            if hasattr(view_class, method)
-        }
+    around = around_options(view_class, callback)
+    routed: dict[str, str] = getattr(callback, "actions", None) or {}  # a viewset route: method -> action
+    methods = routed or [method for method in view_class.http_method_names if hasattr(view_class, method)]
     found: dict[str, Options] = {}
-    for method, names in candidates.items():
-        options = around or next(
-            (o for o in (options_of(getattr(view_class, name, None)) for name in names) if o is not None), None
-        )
+    for method in methods:
+        options = operation_options(view_class, method, routed.get(method), around)
         if options is not None:
             found[method.upper()] = options
     return found
+
+
+def around_options(view_class: type, callback: Any = None) -> Options | None:
+    """The options of a decorator around the whole view: on its URL callback, else on its ``dispatch``."""
+    return options_of(callback) or options_of(getattr(view_class, "dispatch", None))
+
+
+def operation_options(view_class: type, method: str, action: str | None, around: Options | None) -> Options | None:
+    """The options exactly-once runs one operation with, None when it does not apply.
+
+    The outermost decorator wins, as it does on a request (an inner one then only passes the call
+    through): ``around`` the whole view (see :func:`around_options`), else on the handler: the
+    viewset ``action`` routed to, or an ``APIView``'s method handler, or the generic action it calls.
+    """
+    if around is not None:
+        return around
+    names = (action,) if action else (method.lower(), *GENERIC_ACTIONS.get(method.lower(), ()))
+    for name in names:
+        options = options_of(getattr(view_class, name, None))
+        if options is not None:
+            return options
+    return None

@@ -25,19 +25,21 @@ from typing import Any
 from drf_spectacular.extensions import OpenApiViewExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent, get_class
+from rest_framework.views import APIView
 
 from op_store import headers
 from op_store import problems as p
+from op_store.decorators import options_of
 from op_store.engine.keys import MAX_KEY_LENGTH
 from op_store.engine.policy import SAFE_METHODS, Options, Policy, StalePolicy
 from op_store.engine.transactions import atomic_request_aliases
 from op_store.lifecycle.fingerprints import method_and_path
 from op_store.lifecycle.scopes import shared_scope
 
-from .operations import exactly_once_operations
+from .operations import GENERIC_ACTIONS, around_options, exactly_once_operations, operation_options
 
-#: The view-class attribute that tells the inspector which operations are exactly-once (method -> options).
-OPERATIONS = "op_store_exactly_once_operations"
+#: The attribute of the replacement view class holding the options of a decorator around the whole view.
+AROUND = "op_store_exactly_once_around"
 #: The name of the problem+json schema in ``components.schemas``.
 PROBLEM_COMPONENT = "ExactlyOnceProblem"
 
@@ -53,7 +55,9 @@ class ExactlyOnceAutoSchema(AutoSchema):
         self, path: str, path_regex: str, path_prefix: str, method: str, registry: Any
     ) -> dict[str, Any] | None:
         operation = super().get_operation(path, path_regex, path_prefix, method, registry)
-        options = getattr(self.view, OPERATIONS, {}).get(method.upper())
+        view = self.view
+        around = getattr(view, AROUND, None)
+        options = operation_options(type(view), method, getattr(view, "action", None), around)
         if operation is not None and options is not None:
             document(operation, options, method.upper(), registry)
         return operation
@@ -93,25 +97,51 @@ class ExactlyOnceViewExtension(OpenApiViewExtension):
 
     def view_replacement(self) -> Any:
         target = self.target
-        operations = exactly_once_operations(getattr(self, "target_callback", None) or target)
+        # The URL callback, which recent drf-spectacular versions pass; older ones pass only the view
+        # class, and a decorator around the callback then goes unseen.
+        callback = getattr(self, "target_callback", None)
         base = get_class(target.schema)
-        if not operations or not issubclass(base, AutoSchema):
+        if not issubclass(base, AutoSchema) or not _applies(target, callback):
             return target
         attrs: dict[str, Any] = {
-            OPERATIONS: operations,
+            AROUND: around_options(target, callback),
             "schema": documenting(base)(),
             "__module__": target.__module__,
             "__doc__": target.__doc__,
         }
         # Spectacular prefers a handler's own inspector (``@extend_schema`` on a method or an action):
         # mix into that one too.
-        routed = getattr(getattr(self, "target_callback", None), "actions", None)
-        for name in routed.values() if routed else target.http_method_names:
+        for name in _handler_names(target, callback):
             handler = getattr(target, name, None)
             own = getattr(handler, "kwargs", None)
             if isinstance(own, dict) and own.get("schema") is not None:
                 attrs[name] = _with_schema(handler, documenting(get_class(own["schema"])))
         return type(target.__name__, (target,), attrs)
+
+
+def _handler_names(view_class: type[APIView], callback: Any) -> list[str]:
+    """The handlers of the route: its viewset actions, else the class's method handlers.
+
+    Without the callback (older drf-spectacular), a viewset's route is unknown: every action it has,
+    and what a generic view's method handlers call, may be asked for.
+    """
+    routed = getattr(callback, "actions", None)
+    if routed:
+        return list(routed.values())
+    names = list(view_class.http_method_names)
+    if callback is None:
+        names += [name for actions in GENERIC_ACTIONS.values() for name in actions]
+        names += [name for name in dir(view_class) if hasattr(getattr(view_class, name, None), "mapping")]
+    return [name for name in names if callable(getattr(view_class, name, None))]
+
+
+def _applies(view_class: type[APIView], callback: Any) -> bool:
+    """Whether any operation of the route (of the view, without a callback) applies exactly-once."""
+    if callback is not None:
+        return bool(exactly_once_operations(callback))
+    return around_options(view_class) is not None or any(
+        options_of(getattr(view_class, name, None)) is not None for name in _handler_names(view_class, None)
+    )
 
 
 # --- what an exactly-once operation adds ---------------------------------------------------------
