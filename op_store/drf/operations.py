@@ -4,7 +4,8 @@
 ``op_store_exactly_once`` attribute): a URL callback (``as_view()`` or ``@api_view`` result), a view
 class's ``dispatch``, or a handler method (``post``, a viewset action, the methods
 :class:`~op_store.drf.mixins.ExactlyOnceMixin` wraps). The schema extension (:mod:`op_store.drf.schema`)
-asks :func:`exactly_once_operations` which operations of a route to document. No drf-spectacular import.
+asks :func:`exactly_once_operations` whether a route has any, and :func:`operation_options` for each
+operation it documents. No drf-spectacular import.
 """
 
 from __future__ import annotations
