@@ -1,3 +1,5 @@
+from importlib.util import find_spec
+
 from django.apps import AppConfig
 
 
@@ -13,3 +15,7 @@ class OpStoreConfig(AppConfig):
 
         # Prometheus metrics when OP_STORE["METRICS"] wants them (docs/deployment.md, "Metrics").
         install()
+
+        if find_spec("drf_spectacular") is not None:
+            # Registers the drf-spectacular extension that documents exactly-once operations (docs/drf.md).
+            from .drf import schema  # noqa: F401

@@ -8,7 +8,8 @@ DRF authenticates inside ``APIView.dispatch``. Around a whole DRF view (``@api_v
 ``dispatch``) the scope therefore comes from Django's authentication (sessions); for token or JWT
 authentication put the decorator on the handler method (``post``, ``create``...), where
 ``request.user`` is DRF's. There the decorator also turns DRF exceptions into DRF's error replies and
-finalizes the response before sealing, as ``dispatch`` would.
+finalizes the response before sealing, as ``dispatch`` would, and its own problems (409, 422...) go
+through the view's exception handler (:mod:`op_store.drf.exceptions`). See ``docs/drf.md``.
 """
 
 from __future__ import annotations
@@ -67,29 +68,49 @@ def _split(args: tuple[Any, ...]) -> Any:
 
 
 def _view_call(view: Callable[..., Any], request: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> SyncView:
-    """A zero-argument call of the view.
-
-    Inside a DRF view (the request is a DRF ``Request``: the decorator sits on a handler method), the
-    call also does what ``APIView.dispatch`` would do next, so the reply can be sealed as the client
-    will see it: exceptions become DRF's error responses and the response is finalized (renderer
-    chosen) before it is rendered.
-    """
+    """A zero-argument call of the view: a :class:`_HandlerCall` inside a DRF view."""
     if not _compat.is_drf_request(request):
         return lambda: view(*args, **kwargs)
-    drf_view = (getattr(request, "parser_context", None) or {}).get("view")
+    return _HandlerCall(view, request, args, kwargs)
 
-    def call() -> Any:
+
+class _HandlerCall:
+    """The call of a handler method inside a DRF view (the request is a DRF ``Request``).
+
+    It does what ``APIView.dispatch`` would do next, so the reply can be sealed as the client will
+    see it: exceptions become DRF's error responses and the response is finalized (renderer chosen)
+    before it is rendered. It remembers the view's response, so that :meth:`answer` can tell it from
+    op_store's own answers.
+    """
+
+    def __init__(self, view: Callable[..., Any], request: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self.view = view
+        self.request = request
+        self.args = args
+        self.kwargs = kwargs
+        self.drf_view = (getattr(request, "parser_context", None) or {}).get("view")
+        self.produced: Any = None
+
+    def __call__(self) -> Any:
+        drf_view = self.drf_view
         try:
-            response = view(*args, **kwargs)
+            response = self.view(*self.args, **self.kwargs)
         except Exception as exc:
             if drf_view is None:
                 raise
             response = drf_view.handle_exception(exc)
         if drf_view is not None and isinstance(response, HttpResponseBase):
-            response = drf_view.finalize_response(request, response, *drf_view.args, **drf_view.kwargs)
+            response = drf_view.finalize_response(self.request, response, *drf_view.args, **drf_view.kwargs)
+        self.produced = response
         return response
 
-    return call
+    def answer(self, response: Any) -> Any:
+        """The response for the client: op_store's problems go through the view's exception handler."""
+        if response is self.produced or self.drf_view is None:
+            return response
+        from op_store.drf.exceptions import handle_problem, is_problem_response
+
+        return handle_problem(self.drf_view, response) if is_problem_response(response) else response
 
 
 @overload
@@ -208,7 +229,8 @@ def _wrap(view: Callable[..., Any], options: Options) -> Callable[..., Any]:
                 if options.atomic:
                     raise ImproperlyConfigured("exactly_once(atomic=True) cannot wrap an async view")
                 return ahandle(request, awaiting(call), options, _atomic_aliases(request))
-            return handle(request, call, options, _atomic_aliases(request))
+            response = handle(request, call, options, _atomic_aliases(request))
+            return call.answer(response) if isinstance(call, _HandlerCall) else response
 
         wrapper = sync_wrapper
     functools.update_wrapper(wrapper, view)
@@ -219,13 +241,46 @@ def _wrap(view: Callable[..., Any], options: Options) -> Callable[..., Any]:
     return wrapper
 
 
+def options_of(view: object) -> Options | None:
+    """The options ``@exactly_once`` left on ``view`` (a function or method), None if it did not decorate it."""
+    options = _marker(view)
+    return options if isinstance(options, Options) else None
+
+
+def _marker(view: object) -> Any:
+    """What marks ``view`` as exactly-once: ``exactly_once``'s options, or the ``RpcSite`` serving it; else None.
+
+    For the handler method of an ``@api_view`` view, the mark of the function it calls: there sits a
+    decorator placed under ``@api_view`` (see :func:`_api_view_function`).
+    """
+    marker = getattr(view, MARKER, None)
+    return marker if marker is not None else getattr(_api_view_function(view), MARKER, None)
+
+
+def _api_view_function(handler: object) -> Any:
+    """The function an ``@api_view`` handler method calls, None for any other method.
+
+    ``api_view`` makes one class per function, whose handler methods call the function through their
+    closure (``def handler(self, *args, **kwargs): return func(*args, **kwargs)``); checked against
+    DRF 3.18.
+    """
+    if not getattr(handler, "__qualname__", "").startswith("api_view."):
+        return None
+    for cell in getattr(handler, "__closure__", None) or ():
+        contents = cell.cell_contents
+        if callable(contents) and getattr(contents, MARKER, None) is not None:
+            return contents
+    return None
+
+
 def is_exactly_once(view: object) -> bool:
     """Whether ``view`` (a view function, an ``as_view()`` result or a view class) already applies exactly_once.
 
     Looks at the function itself, its class's ``dispatch`` (copied onto ``as_view()`` results by
-    Django) and the class's handler methods (a decorator on ``post`` of a DRF view).
+    Django) and the class's handler methods (a decorator on ``post`` of a DRF view, or under
+    ``@api_view``).
     """
-    if getattr(view, MARKER, None) is not None:
+    if _marker(view) is not None:
         return True
     cls = getattr(view, "view_class", None) or getattr(view, "cls", None) or (view if isinstance(view, type) else None)
     if cls is None:
@@ -234,7 +289,7 @@ def is_exactly_once(view: object) -> bool:
         if name.startswith("_"):
             continue
         attr = getattr(cls, name, None)
-        if callable(attr) and getattr(attr, MARKER, None) is not None:
+        if callable(attr) and _marker(attr) is not None:
             return True
     return False
 

@@ -23,6 +23,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "op_store",
     "tests.testapp",
+    "tests.drfapp",
 ]
 
 MIDDLEWARE = [
