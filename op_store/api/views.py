@@ -1,5 +1,6 @@
-"""The inspection API's views. Every one: configured permissions, JSON only, problem+json errors (the
-codes are in docs/problems.md#inspection-api), and a query count that does not grow with the page size."""
+"""The inspection API's views. Every one: configured permissions, JSON (or DRF's browsable page for a
+browser, docs/api.md), problem+json errors (the codes are in docs/problems.md#inspection-api), and a
+query count that does not grow with the page size."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -25,10 +25,11 @@ from op_store.vox.ids import parse_hash
 
 from . import serializers as s
 from .filters import OperationFilter, SchemaFilter
-from .openapi import auto_schema, extend_schema, response
+from .openapi import DOCUMENT_LINKS, auto_schema, extend_schema, response
 from .pagination import OperationCursorPagination, SchemaCursorPagination
 from .permissions import configured_permissions
 from .problems import PROBLEM_CONTENT_TYPE, Conflict, exception_handler
+from .renderers import API_RENDERERS
 
 #: Columns a list never loads.
 HEAVY_FIELDS = ("response", "fingerprint", "root_type")
@@ -41,7 +42,7 @@ def _problems(*codes: int) -> dict[Any, Any]:
 class OpStoreView(APIView):
     """Base of every op_store API view: settings-driven permissions and op_store's error format."""
 
-    renderer_classes = [JSONRenderer]
+    renderer_classes = API_RENDERERS
     parser_classes = [JSONParser]
     schema = auto_schema()
 
@@ -62,7 +63,8 @@ class APIRoot(OpStoreView):
     links = {"operations": "operation-list", "schemas": "schema-list", "stats": "stats", "purge": "purge"}
 
     def get(self, request: Request) -> Response:
-        links = {key: request.build_absolute_uri(reverse(f"op_store_api:{name}")) for key, name in self.links.items()}
+        names = {**self.links, **DOCUMENT_LINKS}
+        links = {key: request.build_absolute_uri(reverse(f"op_store_api:{name}")) for key, name in names.items()}
         return Response(s.RootSerializer(links).data)
 
 
