@@ -14,10 +14,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http.response import HttpResponseBase
 from django.templatetags.static import static
 from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.permissions import BasePermission
 from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -34,8 +36,26 @@ def sidecar_static(path: str) -> str:
     return static(f"{SIDECAR_APP}/{path}")
 
 
+#: Enforced by the browser: nothing from another host, whatever a bundle asks for (Redoc's sidebar
+#: shows Redocly's logo from their CDN: blocked, the link text stays). Inline scripts and styles
+#: stay allowed: the pages' start-up script is inline, and both UIs style elements inline.
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self' 'unsafe-inline'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "worker-src 'self' blob:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+    )
+)
+
+
 class DocsPage(APIView):
-    """What both pages share: the document they show, the API's permissions, problem+json refusals."""
+    """What both pages share: the document they show, the API's permissions, problem+json refusals,
+    and a content security policy that keeps the browser on this host."""
 
     #: Read by system check op_store.W050: the app whose static files this page needs.
     static_files_app = SIDECAR_APP
@@ -54,6 +74,11 @@ class DocsPage(APIView):
             request.accepted_renderer = JSONRenderer()
             request.accepted_media_type = JSONRenderer.media_type
         return super().handle_exception(exc)
+
+    def finalize_response(self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+        return response
 
 
 class SwaggerUIView(DocsPage, SpectacularSwaggerView):

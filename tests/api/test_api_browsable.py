@@ -233,6 +233,16 @@ def test_the_swagger_page_loads_swagger_ui_and_the_redoc_page_redoc(staff_client
     assert redoc == ["/static/drf_spectacular_sidecar/redoc/bundles/redoc.standalone.js"]
 
 
+def test_the_docs_pages_tell_the_browser_to_load_nothing_from_another_host(staff_client):
+    for url in DOCS_PAGES:
+        policy = _browse(staff_client, url)["Content-Security-Policy"]
+        directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
+        assert directives["default-src"] == "'self'", url
+        for name in ("script-src", "style-src", "img-src", "connect-src", "worker-src"):
+            sources = directives[name].split()
+            assert "'self'" in sources and not any("." in s or s in ("*", "https:", "http:") for s in sources), url
+
+
 def test_the_docs_pages_have_the_apis_access_rules(user_client, client):
     for url in DOCS_PAGES:
         refused = _browse(user_client, url)
