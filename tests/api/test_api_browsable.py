@@ -119,6 +119,13 @@ def test_api_clients_still_get_problems(staff_client, user_client, ops):
         assert response.json()["code"] == code, url
 
 
+def test_a_client_accepting_neither_json_nor_html_gets_406(staff_client):
+    response = staff_client.get(f"{API}operations/", HTTP_ACCEPT="application/xml")
+    assert response.status_code == 406
+    assert response["Content-Type"] == PROBLEM
+    assert response.json()["code"] == "not-acceptable"
+
+
 def test_a_browser_sees_an_error_on_the_page_as_html(staff_client, ops):
     response = _browse(staff_client, f"{API}operations/999999/")
     assert response.status_code == 404
