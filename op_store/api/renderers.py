@@ -14,7 +14,7 @@ from rest_framework import renderers
 from .problems import PROBLEM_CONTENT_TYPE
 
 
-class BrowsableAPIRenderer(renderers.BrowsableAPIRenderer):
+class OpStoreBrowsableAPIRenderer(renderers.BrowsableAPIRenderer):
     """DRF's browsable page, also for errors: a problem is shown on the page, labelled as HTML.
 
     The API's errors are responses whose content type is fixed to ``application/problem+json``;
@@ -39,4 +39,4 @@ class BrowsableAPIRenderer(renderers.BrowsableAPIRenderer):
 
 
 #: Every API view's renderers: JSON first (the default), the browsable page for browsers.
-API_RENDERERS = (renderers.JSONRenderer, BrowsableAPIRenderer)
+API_RENDERERS = (renderers.JSONRenderer, OpStoreBrowsableAPIRenderer)

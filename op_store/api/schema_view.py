@@ -19,7 +19,7 @@ import op_store
 
 from .permissions import configured_permissions
 from .problems import exception_handler
-from .renderers import BrowsableAPIRenderer
+from .renderers import OpStoreBrowsableAPIRenderer
 from .views import OpStoreView
 
 #: The document's title, also the title of its Swagger UI and Redoc pages.
@@ -43,7 +43,7 @@ class OpenAPISchemaView(SpectacularAPIView):
 
     generator_class = OpStoreSchemaGenerator
     # After the document's own renderers, so only a client asking for text/html gets the page.
-    renderer_classes = [*SpectacularAPIView.renderer_classes, BrowsableAPIRenderer]
+    renderer_classes = [*SpectacularAPIView.renderer_classes, OpStoreBrowsableAPIRenderer]
     custom_settings = {
         "TITLE": TITLE,
         "DESCRIPTION": "Browse operations and schemas of op_store's exactly-once store (read, release, purge).",
@@ -61,7 +61,8 @@ class OpenAPISchemaView(SpectacularAPIView):
         # Content negotiation may have picked YAML for the document; a problem is JSON (or, for a
         # browser, shown on the browsable page).
         request = getattr(self, "request", None)
-        if request is not None and not isinstance(getattr(request, "accepted_renderer", None), BrowsableAPIRenderer):
+        page = isinstance(getattr(request, "accepted_renderer", None), OpStoreBrowsableAPIRenderer)
+        if request is not None and not page:
             request.accepted_renderer = JSONRenderer()
             request.accepted_media_type = JSONRenderer.media_type
         return super().handle_exception(exc)

@@ -150,13 +150,19 @@ def test_the_browsable_page_shows_nothing_to_users_without_access(user_client, c
         assert 'data-method="DELETE"' not in response.content.decode()
 
 
-def test_the_schema_url_is_a_page_in_a_browser_and_a_document_otherwise(staff_client):
+def test_the_schema_url_is_a_page_in_a_browser_and_a_document_otherwise(staff_client, client):
     page = _browse(staff_client, f"{API}schema/")
     assert page.status_code == 200 and page["Content-Type"] == HTML
     assert "openapi: 3." in page.content.decode()  # the YAML document, shown on the page
     document = staff_client.get(f"{API}schema/")
     assert document["Content-Type"].startswith("application/vnd.oai.openapi")
     assert document.content.startswith(b"openapi: 3.")
+    # Refused: a page for the browser, a problem (not YAML) for a program.
+    refused_page = _browse(client, f"{API}schema/")
+    assert refused_page.status_code in (401, 403) and refused_page["Content-Type"] == HTML
+    refused = client.get(f"{API}schema/")
+    assert refused["Content-Type"] == PROBLEM
+    assert refused.json()["code"] in ("not-authenticated", "permission-denied")
 
 
 # --- the root's links ---------------------------------------------------------------------------------
