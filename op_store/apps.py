@@ -11,6 +11,7 @@ class OpStoreConfig(AppConfig):
     def ready(self) -> None:
         # Importing registers the system checks.
         from . import checks  # noqa: F401
+        from .api import checks as api_checks  # noqa: F401
         from .metrics import install
 
         # Prometheus metrics when OP_STORE["METRICS"] wants them (docs/deployment.md, "Metrics").

@@ -21,6 +21,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    # The static files of the inspection API's Swagger UI and Redoc pages (docs/api.md).
+    "drf_spectacular_sidecar",
     "op_store",
     "tests.testapp",
     "tests.drfapp",

@@ -23,6 +23,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    # Swagger UI and Redoc for /api/op-store/docs/ and /redoc/, served from here, not a CDN.
+    "drf_spectacular_sidecar",
     "op_store",
     "demo",
 ]

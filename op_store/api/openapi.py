@@ -1,7 +1,8 @@
 """drf-spectacular, when installed: per-view ``AutoSchema``, ``extend_schema``, and the schema view.
 
 Everything degrades to no-ops without drf-spectacular, so the API works without the extra; the
-``schema/`` endpoint is only routed when it is installed (see :mod:`op_store.api.urls`).
+``schema/`` endpoint and its ``docs/`` (Swagger UI) and ``redoc/`` pages are only routed when it is
+installed (see :mod:`op_store.api.urls`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,11 @@ try:
     SPECTACULAR = True
 except ImportError:  # pragma: no cover - exercised by hosts without the extra
     SPECTACULAR = False
+
+
+#: The API root's links to the document and its pages (keys of the root, route names of
+#: :mod:`op_store.api.urls`): only routed with drf-spectacular.
+DOCUMENT_LINKS: dict[str, str] = {"schema": "schema", "docs": "docs", "redoc": "redoc"} if SPECTACULAR else {}
 
 
 def auto_schema() -> Any:

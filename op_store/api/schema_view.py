@@ -2,6 +2,7 @@
 
 The generator keeps only op_store's endpoints, with their full paths under whatever prefix the
 host mounted them at, so the host's other DRF views (and its spectacular settings) are not mixed in.
+A browser asking for HTML gets the document on DRF's browsable page instead of a file to save.
 """
 
 from __future__ import annotations
@@ -20,7 +21,11 @@ import op_store
 from .converters import OperationPkConverter
 from .permissions import configured_permissions, first_challenge
 from .problems import exception_handler
+from .renderers import OpStoreBrowsableAPIRenderer
 from .views import OpStoreView
+
+#: The document's title, also the title of its Swagger UI and Redoc pages.
+TITLE = "op_store inspection API"
 
 
 class OpStoreSchemaGenerator(SchemaGenerator):
@@ -39,8 +44,10 @@ class OpenAPISchemaView(SpectacularAPIView):
     """The OpenAPI document (YAML by default; JSON with ``?format=json`` or ``Accept``)."""
 
     generator_class = OpStoreSchemaGenerator
+    # After the document's own renderers, so only a client asking for text/html gets the page.
+    renderer_classes = [*SpectacularAPIView.renderer_classes, OpStoreBrowsableAPIRenderer]
     custom_settings = {
-        "TITLE": "op_store inspection API",
+        "TITLE": TITLE,
         "DESCRIPTION": "Browse operations and schemas of op_store's exactly-once store (read, release, purge).",
         "VERSION": op_store.__version__,
         "COMPONENT_SPLIT_REQUEST": True,
@@ -62,9 +69,11 @@ class OpenAPISchemaView(SpectacularAPIView):
         return exception_handler
 
     def handle_exception(self, exc: Exception) -> Response:
-        # Content negotiation already picked YAML for the document; a problem is JSON.
+        # Content negotiation may have picked YAML for the document; a problem is JSON (or, for a
+        # browser, shown on the browsable page).
         request = getattr(self, "request", None)
-        if request is not None:
+        page = isinstance(getattr(request, "accepted_renderer", None), OpStoreBrowsableAPIRenderer)
+        if request is not None and not page:
             request.accepted_renderer = JSONRenderer()
             request.accepted_media_type = JSONRenderer.media_type
         return super().handle_exception(exc)

@@ -134,6 +134,10 @@ class RootSerializer(serializers.Serializer):
     schemas = serializers.URLField()
     stats = serializers.URLField()
     purge = serializers.URLField()
+    # With drf-spectacular installed (docs/api.md): the OpenAPI document and its two readers.
+    schema = serializers.URLField(required=False, help_text="The OpenAPI document.")
+    docs = serializers.URLField(required=False, help_text="The document in Swagger UI.")
+    redoc = serializers.URLField(required=False, help_text="The document in Redoc.")
 
 
 class StatsSerializer(serializers.Serializer):

@@ -1,4 +1,7 @@
-"""Mount with ``path("api/op-store/", include("op_store.api.urls"))`` (namespace ``op_store_api``)."""
+"""Mount with ``path("api/op-store/", include("op_store.api.urls"))`` (namespace ``op_store_api``).
+
+What each route serves, and the browsable and documentation pages: docs/api.md.
+"""
 
 from __future__ import annotations
 
@@ -25,9 +28,15 @@ urlpatterns: list[URLPattern | URLResolver] = [
 ]
 
 if SPECTACULAR:
+    from .docs import RedocView, SwaggerUIView
     from .schema_view import OpenAPISchemaView
 
-    urlpatterns.append(path("schema/", OpenAPISchemaView.as_view(), name="schema"))
+    urlpatterns += [
+        path("schema/", OpenAPISchemaView.as_view(), name="schema"),
+        # The document in a browser, from drf-spectacular-sidecar's static files (docs/api.md).
+        path("docs/", SwaggerUIView.as_view(), name="docs"),
+        path("redoc/", RedocView.as_view(), name="redoc"),
+    ]
 
 # Anything else under the prefix (ending in a slash, so APPEND_SLASH still redirects) is a 404 problem.
 urlpatterns.append(re_path(r"^(?:[\s\S]*/)?$", not_found, name="not-found"))

@@ -1,5 +1,6 @@
-"""The inspection API's views. Every one: configured permissions, JSON only, problem+json errors (the
-codes are in docs/problems.md#inspection-api), and a query count that does not grow with the page size."""
+"""The inspection API's views. Every one: configured permissions, JSON (or DRF's browsable page for a
+browser, docs/api.md), problem+json errors (the codes are in docs/problems.md#inspection-api), and a
+query count that does not grow with the page size."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from django.urls import reverse
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import BasePermission
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -25,11 +25,12 @@ from op_store.vox.ids import parse_hash
 
 from . import serializers as s
 from .filters import OperationFilter, SchemaFilter
-from .openapi import auto_schema, extend_schema, response
+from .openapi import DOCUMENT_LINKS, auto_schema, extend_schema, response
 from .pagination import OperationCursorPagination, SchemaCursorPagination
 from .parsers import StrictJSONParser
 from .permissions import configured_permissions, first_challenge
 from .problems import PROBLEM_CONTENT_TYPE, Conflict, exception_handler
+from .renderers import API_RENDERERS
 
 #: Columns a list never loads.
 HEAVY_FIELDS = ("response", "fingerprint", "root_type")
@@ -42,7 +43,7 @@ def _problems(*codes: int) -> dict[Any, Any]:
 class OpStoreView(APIView):
     """Base of every op_store API view: settings-driven permissions and op_store's error format."""
 
-    renderer_classes = [JSONRenderer]
+    renderer_classes = API_RENDERERS
     parser_classes = [StrictJSONParser]
     schema = auto_schema()
     #: Method -> the permissions :class:`~.permissions.InspectionPermissions` asks for (None: any
@@ -70,7 +71,8 @@ class APIRoot(OpStoreView):
     required_permissions = {"GET": None}
 
     def get(self, request: Request) -> Response:
-        links = {key: request.build_absolute_uri(reverse(f"op_store_api:{name}")) for key, name in self.links.items()}
+        names = {**self.links, **DOCUMENT_LINKS}
+        links = {key: request.build_absolute_uri(reverse(f"op_store_api:{name}")) for key, name in names.items()}
         return Response(s.RootSerializer(links).data)
 
 

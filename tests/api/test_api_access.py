@@ -115,4 +115,7 @@ def test_the_root_lists_the_endpoints(staff_client):
         "schemas": "http://testserver/api/op-store/schemas/",
         "stats": "http://testserver/api/op-store/stats/",
         "purge": "http://testserver/api/op-store/purge/",
+        "schema": "http://testserver/api/op-store/schema/",
+        "docs": "http://testserver/api/op-store/docs/",
+        "redoc": "http://testserver/api/op-store/redoc/",
     }

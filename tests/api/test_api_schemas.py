@@ -192,5 +192,5 @@ def test_stats_and_purge_bodies_have_exactly_the_documented_keys(staff_client, o
     purged = staff_client.post("/api/op-store/purge/", {"dry_run": True}, content_type="application/json").json()
     assert set(purged) == {"expired", "deleted", "batches", "duration", "dry_run"}
     root = staff_client.get("/api/op-store/").json()
-    assert set(root) == {"operations", "schemas", "stats", "purge"}
+    assert set(root) == {"operations", "schemas", "stats", "purge", "schema", "docs", "redoc"}
     assert root["stats"] == "http://testserver/api/op-store/stats/"
