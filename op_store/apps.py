@@ -1,5 +1,14 @@
 from django.apps import AppConfig
 
+from op_store.store.base import LeasedOperationStore
+
+
+def orm_store(scope: str) -> LeasedOperationStore:
+    """The default store: ``DjangoOperationStore(scope)`` (its module is imported on first use)."""
+    from op_store.store.orm import DjangoOperationStore
+
+    return DjangoOperationStore(scope=scope)
+
 
 class OpStoreConfig(AppConfig):
     name = "op_store"
@@ -9,3 +18,8 @@ class OpStoreConfig(AppConfig):
     def ready(self) -> None:
         # Importing registers the system checks.
         from . import checks  # noqa: F401
+        from .engine.policy import set_default_store
+
+        # The runner and the transports sit below the ORM store (docs/architecture.md#layers): they
+        # reach it through this factory, installed here, not through an import.
+        set_default_store(orm_store)
