@@ -22,6 +22,7 @@ lint: install
 	$(VENV)/bin/ruff check op_store tests benchmarks example_project
 	$(VENV)/bin/ruff format --check op_store
 	$(VENV)/bin/mypy op_store
+	$(VENV)/bin/lint-imports --no-cache --no-logo
 
 bench: install
 	$(PY) -m benchmarks $(BENCH_ARGS)
