@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 # The oldest Django op_store supports (pyproject.toml: Django>=4.2), with the oldest DRF it supports;
-# `.venv` has the newest (5.2). `make test-django42` runs the suite there.
+# `.venv` gets the newest (5.2 today). `make test-django42` runs the suite there.
 VENV_DJANGO42 ?= .venv-django42
 DJANGO42_PINS := 'Django>=4.2,<5.0' 'djangorestframework>=3.15,<3.16'
 
