@@ -173,3 +173,13 @@ def sqlite_takes_init_command() -> bool:
     Added in Django 5.1; Django 4.2 hands every option to ``sqlite3.connect``, which refuses it.
     """
     return django.VERSION >= (5, 1)
+
+
+def fits_bigint(value: int) -> bool:
+    """Whether ``value`` fits a 64-bit integer column (``BigAutoField``: the operations' primary key).
+
+    Django 5.0+ answers a lookup outside the column's range with no rows; Django 4.2 hands the value
+    to the driver, and SQLite's raises ``OverflowError``. Views that look a row up by a URL's integer
+    ask first, so both answer 404.
+    """
+    return -(2**63) <= value < 2**63

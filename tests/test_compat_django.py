@@ -102,3 +102,14 @@ def test_the_example_database_is_in_wal_mode(tmp_path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "wal"  # Django 5.2's shell first says what it imported
+
+
+@pytest.mark.django_db
+def test_an_operation_id_past_64_bits_is_not_found_by_the_api() -> None:
+    client = login_client()
+    for pk in (2**63, 13668659500981824782336):
+        response = client.get(f"/api/op-store/operations/{pk}/")
+        assert response.status_code == 404, response.content
+        assert response["Content-Type"].startswith("application/problem+json")
+    assert _compat.fits_bigint(2**63 - 1) and _compat.fits_bigint(-(2**63))
+    assert not _compat.fits_bigint(2**63) and not _compat.fits_bigint(-(2**63) - 1)
