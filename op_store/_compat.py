@@ -1,7 +1,8 @@
-"""Django internals op_store relies on, each behind one small function.
+"""Django internals op_store relies on, and what differs between the Django versions it supports.
 
-Each function says which private API it uses and which Django versions it was checked against, so
-an upgrade of Django has one file to review.
+Each function says which private API or version-dependent feature it uses and which Django versions
+it was checked against, so an upgrade of Django (or a bump of the oldest one supported, 4.2 in
+``pyproject.toml``) has one file to review.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import IO, Any
 
+import django
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import QuerySet
@@ -22,7 +24,7 @@ def raw_delete(queryset: QuerySet[Any], using: str) -> int:
     """Delete the rows of ``queryset`` with one DELETE: no collection of objects, no signals.
 
     The fast path of ``QuerySet.delete()`` (``QuerySet._raw_delete``, private; checked against
-    Django 5.0-5.2). op_store's maintenance deletes by primary key in batches and sends its own
+    Django 4.2-5.2). op_store's maintenance deletes by primary key in batches and sends its own
     signals; ``delete()`` would wrap each batch in a transaction, or fetch every row first when a
     project connects a ``pre_delete``/``post_delete`` receiver to ``Operation``.
     """
@@ -34,7 +36,7 @@ def cursor_from(conn: BaseDatabaseWrapper, create: Callable[[Any], Any]) -> Any:
     """What ``conn.cursor()`` returns, with the driver cursor made by ``create(raw_connection)``.
 
     Mirrors ``BaseDatabaseWrapper.cursor()``/``_cursor()``/``_prepare_cursor()`` (checked against
-    Django 5.0-5.2): health check, connect, thread check, then Django's own wrapper (the debug one
+    Django 4.2-5.2): health check, connect, thread check, then Django's own wrapper (the debug one
     when queries are logged), so query logging, ``execute_wrapper`` and ``assertNumQueries`` see
     the statements.
     """
@@ -50,7 +52,7 @@ def cursor_from(conn: BaseDatabaseWrapper, create: Callable[[Any], Any]) -> Any:
 def django_request(request: Any) -> HttpRequest:
     """The Django request under a DRF ``Request`` (its ``_request``), or the request itself.
 
-    DRF keeps the wrapped request in ``Request._request``; checked against DRF 3.18.
+    DRF keeps the wrapped request in ``Request._request``; checked against DRF 3.15-3.18.
     """
     inner = getattr(request, "_request", None)
     return inner if isinstance(inner, HttpRequest) else request
@@ -64,37 +66,37 @@ def is_drf_request(obj: object) -> bool:
 def loaded_body(request: HttpRequest) -> bytes | None:
     """The body Django already read into memory (``HttpRequest._body``), None if it has not.
 
-    Reading ``request.body`` would load it; this only looks. Checked against Django 5.2.
+    Reading ``request.body`` would load it; this only looks. Checked against Django 4.2-5.2.
     """
     body = getattr(request, "_body", None)
     return body if isinstance(body, bytes) else None
 
 
 def body_read_started(request: HttpRequest) -> bool:
-    """Whether the body stream was already (partly) read (``HttpRequest._read_started``; Django 5.2)."""
+    """Whether the body stream was already (partly) read (``HttpRequest._read_started``; Django 4.2-5.2)."""
     return bool(getattr(request, "_read_started", False))
 
 
 def body_stream(request: HttpRequest) -> IO[bytes] | None:
-    """The stream the body is read from (``HttpRequest._stream``; Django 5.2)."""
+    """The stream the body is read from (``HttpRequest._stream``; Django 4.2-5.2)."""
     return getattr(request, "_stream", None)
 
 
 def replace_body_stream(request: HttpRequest, stream: IO[bytes]) -> None:
-    """Make the request read its body from ``stream``, from the start (Django 5.2)."""
+    """Make the request read its body from ``stream``, from the start (Django 4.2-5.2)."""
     request._stream = stream  # type: ignore[assignment]
     request._read_started = False  # type: ignore[attr-defined]
 
 
 def form_parsed(request: HttpRequest) -> bool:
-    """Whether ``request.POST`` was parsed already (``HttpRequest._post`` is set; Django 5.2)."""
+    """Whether ``request.POST`` was parsed already (``HttpRequest._post`` is set; Django 4.2-5.2)."""
     return hasattr(request, "_post")
 
 
 def open_atomic_blocks(alias: str) -> list[Any]:
     """The ``transaction.atomic`` blocks open on ``alias``, outermost first.
 
-    ``BaseDatabaseWrapper.atomic_blocks``; checked against Django 5.2.
+    ``BaseDatabaseWrapper.atomic_blocks``; checked against Django 4.2-5.2.
     """
     return list(connections[alias].atomic_blocks)
 
@@ -103,7 +105,7 @@ def opened_by_test_case(block: Any) -> bool:
     """Whether an atomic block is one that Django's ``TestCase`` opened around a test.
 
     Django marks those blocks ``_from_testcase`` (and its own ``durable`` check ignores them the same
-    way); checked against Django 5.2. Only :mod:`op_store.testing` asks.
+    way); checked against Django 4.2-5.2. Only :mod:`op_store.testing` asks.
     """
     return bool(getattr(block, "_from_testcase", False))
 
@@ -111,7 +113,7 @@ def opened_by_test_case(block: Any) -> bool:
 def non_atomic_requests(view: Any) -> set[str]:
     """The aliases a view declared non-atomic (``transaction.non_atomic_requests``).
 
-    Django keeps them in the view's ``_non_atomic_requests`` set; checked against Django 5.2.
+    Django keeps them in the view's ``_non_atomic_requests`` set; checked against Django 4.2-5.2.
     """
     declared = getattr(view, "_non_atomic_requests", None)
     return set(declared) if isinstance(declared, set) else set()
@@ -128,7 +130,7 @@ def opt_out_of_atomic_requests(view: Any, declared: set[str]) -> None:
     """Tell Django not to open any ``ATOMIC_REQUESTS`` transaction around ``view``.
 
     Django's ``BaseHandler.make_view_atomic`` asks ``alias in view._non_atomic_requests`` for each
-    alias (Django 5.2); the set set here answers yes for every alias, while iterating it (as
+    alias (Django 4.2-5.2); the set set here answers yes for every alias, while iterating it (as
     :func:`non_atomic_requests` does) still gives only the aliases really declared non-atomic, so op_store
     can open the others itself, after the admission.
     """
@@ -138,3 +140,46 @@ def opt_out_of_atomic_requests(view: Any, declared: set[str]) -> None:
 def opted_out_of_atomic_requests(view: Any) -> bool:
     """Whether :func:`opt_out_of_atomic_requests` marked ``view``."""
     return isinstance(getattr(view, "_non_atomic_requests", None), _EveryAlias)
+
+
+# --- what Django 4.2 lacks (the test suite runs on 4.2 and on 5.2: `make test-django42`)
+
+
+def never_show_facets() -> Any:
+    """``ModelAdmin.show_facets`` for "no facet counts": ``admin.ShowFacets.NEVER`` (Django 5.0+).
+
+    Django 4.2 has no facets (and no ``ShowFacets``); it ignores the attribute, so None does there.
+    """
+    from django.contrib import admin  # only the admin asks; most of op_store never loads it
+
+    show_facets = getattr(admin, "ShowFacets", None)
+    return None if show_facets is None else show_facets.NEVER
+
+
+def changelist_queryset(
+    get_queryset: Callable[..., QuerySet[Any]], request: HttpRequest, exclude: Any
+) -> QuerySet[Any]:
+    """Call ``ChangeList.get_queryset`` (``get_queryset``: the bound ``super()`` method) as this Django takes it.
+
+    Django 5.0 added ``exclude_parameters`` (facet counts leave one filter out) and passes it only
+    for facets; Django 4.2 takes the request alone and never passes it.
+    """
+    return get_queryset(request) if exclude is None else get_queryset(request, exclude)
+
+
+def sqlite_takes_init_command() -> bool:
+    """Whether SQLite's ``OPTIONS`` accept ``init_command`` (statements run on each new connection).
+
+    Added in Django 5.1; Django 4.2 hands every option to ``sqlite3.connect``, which refuses it.
+    """
+    return django.VERSION >= (5, 1)
+
+
+def fits_bigint(value: int) -> bool:
+    """Whether ``value`` fits a 64-bit integer column (``BigAutoField``: the operations' primary key).
+
+    Django 5.0+ answers a lookup outside the column's range with no rows; Django 4.2 hands the value
+    to the driver, and SQLite's raises ``OverflowError``. Views that look a row up by a URL's integer
+    ask first, so both answer 404.
+    """
+    return -(2**63) <= value < 2**63

@@ -38,6 +38,7 @@ from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
+from ._compat import sqlite_takes_init_command
 from .conf import validate
 
 _SEE = "See the OP_STORE defaults in op_store.conf.DEFAULTS."
@@ -166,6 +167,12 @@ def check_admission_isolation(app_configs: Any = None, **kwargs: Any) -> list[Ch
     return messages
 
 
+#: W003's hint: journal_mode=WAL is kept in the database file, so one PRAGMA suffices; Django 5.1+
+#: can also run it on every connection.
+WAL_HINT = "Use WAL: OPTIONS={'init_command': 'PRAGMA journal_mode=WAL;'} (or run the PRAGMA once)."
+WAL_HINT_DJANGO42 = "Use WAL: run 'PRAGMA journal_mode=WAL;' once on the database file (it keeps the mode)."
+
+
 @register(Tags.database)
 def check_sqlite_journal_mode(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """W003 (under ATOMIC_REQUESTS) or W007: asked of the database each time (not the store's cached
@@ -193,7 +200,7 @@ def check_sqlite_journal_mode(app_configs: Any = None, databases: Any = None, **
     if isolation.limit is not IsolationLimit.NOT_WAL:
         return []
     journal = isolation.detail
-    hint = "Use WAL: OPTIONS={'init_command': 'PRAGMA journal_mode=WAL;'} (or run the PRAGMA once)."
+    hint = WAL_HINT if sqlite_takes_init_command() else WAL_HINT_DJANGO42
     if config is None:
         return [
             Warning(

@@ -9,7 +9,7 @@ DRF authenticates inside ``APIView.dispatch``. Around a whole DRF view (``@api_v
 authentication put the decorator on the handler method (``post``, ``create``...), where
 ``request.user`` is DRF's. There the decorator also turns DRF exceptions into DRF's error replies and
 finalizes the response before sealing, as ``dispatch`` would, and its own problems (409, 422...) go
-through the view's exception handler (:mod:`op_store.drf.exceptions`). See ``docs/drf.md``.
+through the view's exception handler (:mod:`op_store.lifecycle.drf_problems`). See ``docs/drf.md``.
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ class _HandlerCall:
         """The response for the client: op_store's problems go through the view's exception handler."""
         if response is self.produced or self.drf_view is None:
             return response
-        from op_store.drf.exceptions import handle_problem, is_problem_response
+        from op_store.lifecycle.drf_problems import handle_problem, is_problem_response
 
         return handle_problem(self.drf_view, response) if is_problem_response(response) else response
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
+from op_store.http_reply import reply_schema
 from op_store.vox.ids import format_hash
 from op_store.vox.schema import (
     ArrayKind,
@@ -406,9 +407,7 @@ _HTTP_REPLY_FIELDS = ("status", "headers", "body")
 
 
 def http_reply_type() -> TypeRef:
-    """The root type of the request lifecycle's sealed ``HttpReply`` (computed once, there)."""
-    from op_store.lifecycle.reply import reply_schema
-
+    """The root type of the request lifecycle's sealed ``HttpReply`` (:mod:`op_store.http_reply`)."""
     return reply_schema()[0]
 
 

@@ -3,6 +3,8 @@
 import os
 from pathlib import Path
 
+import django
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 SECRET_KEY = "example-project-not-secret"
@@ -59,8 +61,9 @@ DATABASES = {
         # OP_STORE_EXAMPLE_DB: another SQLite file (the tests run the example on a temporary one).
         "NAME": os.environ.get("OP_STORE_EXAMPLE_DB", BASE_DIR / "db.sqlite3"),
         # WAL lets op_store commit an admission on its own connection while a view's transaction
-        # is open (system check op_store.W003 explains why it matters).
-        "OPTIONS": {"init_command": "PRAGMA journal_mode=WAL;"},
+        # is open (system check op_store.W003 explains why it matters). Django 5.1+ runs the PRAGMA
+        # on each new connection; before 5.1 SQLite takes no init_command and demo/apps.py runs it.
+        "OPTIONS": {"init_command": "PRAGMA journal_mode=WAL;"} if django.VERSION >= (5, 1) else {},
     }
 }
 STATIC_URL = "/static/"

@@ -20,6 +20,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from op_store import _compat
 from op_store.display import DecodedResponse, decode_response, reply_variant
 from op_store.models import Operation, ReleaseResult
 from op_store.store import DatabaseSchemaSource, purge
@@ -53,7 +54,8 @@ class OperationChangeList(ChangeList):
 
     def get_queryset(self, request: HttpRequest, exclude_parameters: Any = None) -> QuerySet[Any]:
         head = Substr("response", 1, 1, output_field=BinaryField())
-        return super().get_queryset(request, exclude_parameters).defer(*HEAVY_FIELDS).annotate(reply_head=head)
+        rows = _compat.changelist_queryset(super().get_queryset, request, exclude_parameters)
+        return rows.defer(*HEAVY_FIELDS).annotate(reply_head=head)
 
 
 def compact_time(value: datetime | None) -> str:
@@ -182,7 +184,7 @@ class OperationAdmin(ReadOnlyByDefaultMixin, admin.ModelAdmin):
     # Sorting an unindexed column of a large table is a full sort: newest first (the pk) only.
     sortable_by = ()
     show_full_result_count = False
-    show_facets = admin.ShowFacets.NEVER  # facet counts are one COUNT per filter choice
+    show_facets = _compat.never_show_facets()  # facet counts are one COUNT per filter choice
     paginator = EstimatedCountPaginator
     list_per_page = 50
     actions = ("release_admitted",)

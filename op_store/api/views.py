@@ -10,12 +10,13 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from rest_framework import generics, status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from op_store import _compat
 from op_store.models import Operation, Schema
 from op_store.permissions import PURGE_OPERATIONS, RELEASE_OPERATION, VIEW_OPERATION, VIEW_SCHEMA
 from op_store.schema_json import schema_document
@@ -107,6 +108,11 @@ class OperationDetail(OpStoreView, generics.RetrieveDestroyAPIView):
 
     def get_queryset(self) -> QuerySet[Any]:
         return Operation.objects.using(self.store_alias())
+
+    def get_object(self) -> Operation:
+        if not _compat.fits_bigint(self.kwargs["pk"]):
+            raise NotFound()  # what Django 5.0+ answers by itself (the lookup finds no row)
+        return super().get_object()
 
     def delete(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         operation = self.get_object()

@@ -46,15 +46,27 @@ class StalePolicy(enum.StrEnum):
         return self is StalePolicy.REEXECUTE or (self is StalePolicy.REEXECUTE_IF_TRANSACTIONAL and transactional)
 
 
-def default_store(scope: str) -> LeasedOperationStore:
-    """The store used when none is configured: ``op_store.store.DjangoOperationStore(scope)``.
+#: What :func:`default_store` builds with; the app config (:mod:`op_store.apps`) installs the ORM store's.
+_default_factory: StoreFactory | None = None
 
-    Resolved through the :mod:`op_store.store` package (the contract), so the runner never imports
-    the ORM store module itself.
+
+def set_default_store(factory: StoreFactory | None) -> None:
+    """Install the factory of the store used when none is configured (None removes it).
+
+    The runner sits below the ORM store (docs/architecture.md#layers) and never imports it; the app
+    config, which may, installs ``DjangoOperationStore`` here when Django is ready.
     """
-    from op_store import store
+    global _default_factory
+    _default_factory = factory
 
-    return store.DjangoOperationStore(scope=scope)
+
+def default_store(scope: str) -> LeasedOperationStore:
+    """The store used when none is configured: ``DjangoOperationStore(scope)`` once op_store's app is ready."""
+    if _default_factory is None:
+        raise ImproperlyConfigured(
+            "op_store has no default store: add 'op_store' to INSTALLED_APPS, or give the view or site store=..."
+        )
+    return _default_factory(scope)
 
 
 def _callable(name: str, value: object) -> Callable[..., Any] | None:

@@ -10,17 +10,27 @@ whatever the setting says: a cookie set for one response must not be handed out 
 others describe the connection or the moment, not the reply.
 """
 
-# No ``from __future__ import annotations``: schema_for reads the dataclass's real annotations.
-
-import functools
-from dataclasses import dataclass
+from __future__ import annotations
 
 from django.http import HttpResponse
 from django.http.response import HttpResponseBase
 
 from op_store import headers
-from op_store.vox import U16, decode, encode, schema_for
-from op_store.vox.schema import SchemaRegistry, TypeRef
+
+# The reply type itself is Django-free (the inspection pages decode it too); re-exported here.
+from op_store.http_reply import HttpReply, decode_reply, encode_reply, reply_schema
+
+__all__ = [
+    "NEVER_STORED",
+    "REPLAYED_HEADER",
+    "HttpReply",
+    "decode_reply",
+    "encode_reply",
+    "replay_response",
+    "reply_from_response",
+    "reply_schema",
+    "stored_headers",
+]
 
 REPLAYED_HEADER = headers.REPLAYED
 
@@ -44,21 +54,6 @@ NEVER_STORED = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class HttpReply:
-    """A sealed HTTP reply: status, the stored headers in response order, and the body bytes."""
-
-    status: U16
-    headers: list[tuple[str, str]]
-    body: bytes
-
-
-@functools.cache
-def reply_schema() -> tuple[TypeRef, SchemaRegistry]:
-    """The root TypeRef and the schema registry of :class:`HttpReply` (computed once)."""
-    return schema_for(HttpReply)
-
-
 def stored_headers(response: HttpResponseBase, allowed: frozenset[str]) -> list[tuple[str, str]]:
     """The response's headers that a replay repeats: allow-listed, minus :data:`NEVER_STORED`."""
     return [
@@ -80,14 +75,6 @@ def problem_reply(response: HttpResponse) -> HttpReply:
     return HttpReply(
         status=response.status_code, headers=[("Content-Type", response["Content-Type"])], body=response.content
     )
-
-
-def encode_reply(reply: HttpReply) -> bytes:
-    return encode(reply, HttpReply)
-
-
-def decode_reply(data: bytes) -> HttpReply:
-    return decode(data, HttpReply)
 
 
 def replay_response(reply: HttpReply) -> HttpResponse:

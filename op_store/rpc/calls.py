@@ -44,10 +44,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from django.db import DEFAULT_DB_ALIAS
 from django.http import HttpRequest, HttpResponse
 
 from op_store.engine.outcomes import SettleAction, Settlement
-from op_store.engine.policy import Policy, ScopeResolver, StoreFactory
+from op_store.engine.policy import Policy, ScopeResolver, StoreFactory, default_store
+from op_store.engine.runner import database_of
 from op_store.engine.transactions import wrap_atomic
 from op_store.lifecycle.reply import encode_reply, problem_reply, reply_schema
 from op_store.problems import response_too_large
@@ -149,10 +151,8 @@ def method_owner(call: Call) -> Any:
 
 
 def default_database() -> str:
-    """The database an atomic method runs its transaction on when the store is not in one: the ORM store's."""
-    from op_store import store
-
-    return str(store.DjangoOperationStore().alias)
+    """The database an atomic method runs its transaction on when the store is not in one: the default store's."""
+    return database_of(default_store("")) or DEFAULT_DB_ALIAS
 
 
 class CallWork:

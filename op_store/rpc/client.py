@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from email.message import Message
 from typing import Any, Generic, Protocol, TypeVar, cast
 
-from op_store.api.client import RemoteSchemaSource as ApiSchemaSource
+from op_store.remote_schemas import RemoteSchemaSource as HttpSchemaSource
 from op_store.vox import Concrete, DecodeError, Ok, SchemaSource, TypeRef, decode_ref, format_hash, parse_hash
 
 from .errors import (
@@ -74,10 +74,10 @@ class Opener(Protocol):
     def open(self, fullurl: urllib.request.Request, data: None = None, timeout: float = ...) -> Any: ...
 
 
-class RemoteSchemaSource(ApiSchemaSource):
+class RemoteSchemaSource(HttpSchemaSource):
     """Schemas by hash from an RPC site's schema endpoint, ``<rpc prefix>_schemas/<16 hex>/``, cached for good.
 
-    The same fetching and caching as the inspection API's source (:mod:`op_store.api.client`), pointed
+    The fetching and caching of :mod:`op_store.remote_schemas` (the inspection API's source), pointed
     at the RPC prefix, which serves schemas without the API's staff permission.
     """
 
