@@ -470,7 +470,9 @@ class MySqlDialect(Dialect):
 
     def on_sibling_connected(self, conn: BaseDatabaseWrapper) -> None:
         with conn.cursor() as cursor:
-            cursor.execute(f"SET SESSION TRANSACTION ISOLATION LEVEL {self.isolation_level}")
+            # Django already set the level when the settings ask for it (its default): skip a round trip.
+            if str(getattr(conn, "isolation_level", "") or "").upper() != self.isolation_level:
+                cursor.execute(f"SET SESSION TRANSACTION ISOLATION LEVEL {self.isolation_level}")
             cursor.execute(f"SET SESSION innodb_lock_wait_timeout = {self.lock_wait_timeout}")
 
     def admit(
