@@ -159,7 +159,7 @@ def _duplicate_requests(alias: str, quick: bool) -> list[Row]:
         statuses: Counter[str] = Counter()
         barrier = threading.Barrier(THREADS)
         for k in range(keys):
-            key = f"dup-{label}-{k}"
+            key = f"dup-{alias}-{label}-{k}"  # the run counter is per process: keys apart per database
 
             def work(_: int, key: str = key, url: str = url, barrier: threading.Barrier = barrier) -> str:
                 client = Client()
@@ -171,7 +171,7 @@ def _duplicate_requests(alias: str, quick: bool) -> list[Row]:
                 return str(response.status_code)
 
             statuses.update(_in_threads(THREADS, work))
-        runs = [_RUNS[f"dup-{label}-{k}"] for k in range(keys)]
+        runs = [_RUNS[f"dup-{alias}-{label}-{k}"] for k in range(keys)]
         shown = ", ".join(f"{code}: {n}" for code, n in sorted(statuses.items()))
         rows.append(
             row(
