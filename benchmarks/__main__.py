@@ -42,6 +42,10 @@ def database_versions() -> str:
             with connections["postgres"].cursor() as cursor:
                 cursor.execute("SHOW server_version")
                 versions.append(f"PostgreSQL {cursor.fetchone()[0].split()[0]}")
+        if "mysql" in connections.settings:
+            conn = connections["mysql"]
+            name = "MariaDB" if conn.mysql_is_mariadb else "MySQL"
+            versions.append(f"{name} {'.'.join(map(str, conn.mysql_version))}")
     except Exception:  # Django not set up (codec only), or no server
         pass
     return ", ".join(versions)

@@ -1,4 +1,4 @@
-"""Concurrency on PostgreSQL: 8 worker threads, each with its own connection.
+"""Concurrency on PostgreSQL and MariaDB: 8 worker threads, each with its own connection.
 
 - **Fresh operations on distinct keys**: each thread admits and seals its own ids (``try_admit`` +
   ``seal_owned``) for a fixed time; operations per second with 8 threads and with 1, alternating
@@ -10,7 +10,7 @@
   to a view that takes 30 ms and counts its executions, through ``exactly_once`` and each
   alternative; how many times the view ran per key.
 
-Skipped when PostgreSQL is not reachable (SQLite has one writer: threads there measure its lock).
+Skipped for a server that is not reachable (SQLite has one writer: threads there measure its lock).
 """
 
 from __future__ import annotations
@@ -159,7 +159,7 @@ def _duplicate_requests(alias: str, quick: bool) -> list[Row]:
         statuses: Counter[str] = Counter()
         barrier = threading.Barrier(THREADS)
         for k in range(keys):
-            key = f"dup-{label}-{k}"
+            key = f"dup-{alias}-{label}-{k}"  # the run counter is per process: keys apart per database
 
             def work(_: int, key: str = key, url: str = url, barrier: threading.Barrier = barrier) -> str:
                 client = Client()
@@ -171,7 +171,7 @@ def _duplicate_requests(alias: str, quick: bool) -> list[Row]:
                 return str(response.status_code)
 
             statuses.update(_in_threads(THREADS, work))
-        runs = [_RUNS[f"dup-{label}-{k}"] for k in range(keys)]
+        runs = [_RUNS[f"dup-{alias}-{label}-{k}"] for k in range(keys)]
         shown = ", ".join(f"{code}: {n}" for code, n in sorted(statuses.items()))
         rows.append(
             row(
@@ -190,7 +190,7 @@ def run(quick: bool) -> list[Row]:
 
     from .djangosetup import default_database, setup
 
-    aliases = [a for a in setup() if a.startswith("postgres")]
+    aliases = [a for a in setup() if a in ("postgres", "mysql")]
     rows: list[Row] = []
     for alias in aliases:
         rows += _fresh_throughput(alias, quick)

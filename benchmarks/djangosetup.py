@@ -1,10 +1,12 @@
-"""One Django configuration for every benchmark: two database aliases, ``sqlite`` and ``postgres``.
+"""One Django configuration for every benchmark: up to three database aliases, ``sqlite``,
+``postgres`` and ``mysql`` (MariaDB or MySQL).
 
-Benchmarks run each comparison on both databases in one process, so both are configured side by
+Benchmarks run each comparison on every database in one process, so they are configured side by
 side; ``default`` is the SQLite one unless :func:`default_database` points it elsewhere for a while.
-The SQLite database is a file in WAL mode (as in production, not ``:memory:``). The PostgreSQL one
-is a scratch database ``op_store_bench_<pid>`` created here and dropped when the process exits, so
-that two benchmark runs at once (other developers share the machine) never drop each other's.
+The SQLite database is a file in WAL mode (as in production, not ``:memory:``). The PostgreSQL and
+MariaDB ones are scratch databases ``op_store_bench_<pid>`` created here (when the server answers)
+and dropped when the process exits, so that two benchmark runs at once (other developers share the
+machine) never drop each other's.
 
 The alternatives the request benchmarks compare against (``django-idempotency-key``,
 ``drf-idempotency``, ``drf-idempotencykey``; the ``bench`` extra) are installed as apps when they
@@ -27,9 +29,11 @@ from typing import Any
 
 _ALIASES: list[str] | None = None
 _PG_NAME = f"op_store_bench_{os.getpid()}"
+_MYSQL_NAME = _PG_NAME  # a database on another server: the same name cannot collide
 
-#: Scratch databases beside ``sqlite``/``postgres`` (alias ``<base>_<label>``): a file each on SQLite, a
-#: schema each (``search_path``) in the same PostgreSQL database; op_store's tables copied in by
+#: Scratch databases beside ``sqlite``/``postgres``/``mysql`` (alias ``<base>_<label>``): a file each on
+#: SQLite, a schema each (``search_path``) in the same PostgreSQL database, a database each on MariaDB
+#: (``op_store_bench_<pid>_<label>``); op_store's tables copied in by
 #: :func:`scratch`. The scale suite fills them with 1k / 100k / 1M operations and compares replays
 #: across them in the same rounds; ``purge`` holds the rows a purge benchmark deletes.
 SCRATCH = ("1k", "100k", "1m", "purge")
@@ -81,8 +85,56 @@ def _drop_postgres() -> None:
     _admin(f'DROP DATABASE IF EXISTS "{_PG_NAME}" WITH (FORCE)')
 
 
-def setup(*, postgres: bool = True) -> list[str]:
-    """Configure Django once, migrate, and return the aliases to benchmark (``sqlite``, maybe ``postgres``)."""
+def _mysql_params() -> dict[str, str]:
+    return {
+        "HOST": os.environ.get("OP_STORE_MYSQL_HOST", "127.0.0.1"),
+        "PORT": os.environ.get("OP_STORE_MYSQL_PORT", "3306"),
+        "USER": os.environ.get("OP_STORE_MYSQL_USER", "root"),
+        "PASSWORD": os.environ.get("OP_STORE_MYSQL_PASSWORD", ""),
+    }
+
+
+def _mysql_admin(*sqls: str) -> bool:
+    """Run ``sqls`` on the MariaDB/MySQL server; False when mysqlclient or the server is missing."""
+    try:
+        import MySQLdb
+    except ImportError:
+        return False
+    p = _mysql_params()
+    try:
+        conn = MySQLdb.connect(
+            host=p["HOST"], port=int(p["PORT"]), user=p["USER"], password=p["PASSWORD"], connect_timeout=3
+        )
+    except MySQLdb.Error:
+        return False
+    try:
+        for sql in sqls:
+            conn.cursor().execute(sql)
+    except MySQLdb.Error:
+        return False
+    finally:
+        conn.close()
+    return True
+
+
+def _mysql_databases() -> list[str]:
+    return [_MYSQL_NAME, *(f"{_MYSQL_NAME}_{label}" for label in SCRATCH)]
+
+
+def _drop_mysql() -> None:
+    from django.db import connections
+
+    for conn in connections.all(initialized_only=True):
+        conn.close()
+    from op_store.store.orm import close_admission_connections
+
+    close_admission_connections()
+    _mysql_admin(*(f"DROP DATABASE IF EXISTS `{name}`" for name in _mysql_databases()))
+
+
+def setup(*, postgres: bool = True, mysql: bool = True) -> list[str]:
+    """Configure Django once, migrate, and return the aliases to benchmark (``sqlite``, maybe
+    ``postgres`` and ``mysql``)."""
     global _ALIASES
     if _ALIASES is not None:
         return _ALIASES
@@ -100,6 +152,16 @@ def setup(*, postgres: bool = True) -> list[str]:
         atexit.register(_drop_postgres)
         databases["postgres"] = {"ENGINE": "django.db.backends.postgresql", "NAME": _PG_NAME, **_postgres_params()}
         aliases.append("postgres")
+    utf8mb4 = "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+    if mysql and _mysql_admin(*(f"CREATE DATABASE `{name}` {utf8mb4}" for name in _mysql_databases())):
+        atexit.register(_drop_mysql)
+        databases["mysql"] = {
+            "ENGINE": "django.db.backends.mysql",
+            "NAME": _MYSQL_NAME,
+            "OPTIONS": {"charset": "utf8mb4"},
+            **_mysql_params(),
+        }
+        aliases.append("mysql")
     databases["sqlite"] = dict(databases["default"])
     for label in SCRATCH:
         databases[f"sqlite_{label}"] = {
@@ -111,6 +173,8 @@ def setup(*, postgres: bool = True) -> list[str]:
                 **databases["postgres"],
                 "OPTIONS": {"options": f"-c search_path=scratch_{label}"},
             }
+        if "mysql" in databases:
+            databases[f"mysql_{label}"] = {**databases["mysql"], "NAME": f"{_MYSQL_NAME}_{label}"}
     extra_apps = [app for module, app in ALTERNATIVES.items() if app and available(module)]
     settings.configure(
         DEBUG=False,
@@ -204,6 +268,11 @@ def scratch(base: str, label: str) -> str:
                 cursor.execute(f'DROP TABLE IF EXISTS "{table}"')
             for statement in ddl:
                 cursor.execute(statement)
+        elif conn.vendor == "mysql":
+            source = connections[base].settings_dict["NAME"]
+            for table in _TABLES:
+                cursor.execute(f"DROP TABLE IF EXISTS `{table}`")
+                cursor.execute(f"CREATE TABLE `{table}` LIKE `{source}`.`{table}`")
         else:
             schema = f"scratch_{label}"
             cursor.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

@@ -1,9 +1,10 @@
 """Scale: replay latency against table size, purging a million expired operations, shared schemas.
 
 - **Replay vs rows stored.** Three scratch databases (``<db>_1k``, ``<db>_100k``, ``<db>_1m``: files on
-  SQLite, schemas on PostgreSQL; see ``djangosetup.scratch``) are filled with 1,000 / 100,000 /
-  1,000,000 sealed operations by one server-side statement each (``generate_series`` on PostgreSQL,
-  a recursive CTE on SQLite), then the lifecycle's replay lookup (``try_admit`` of a sealed id) runs
+  SQLite, schemas on PostgreSQL, databases on MariaDB; see ``djangosetup.scratch``) are filled with
+  1,000 / 100,000 / 1,000,000 sealed operations by one server-side statement each (``generate_series``
+  on PostgreSQL, a recursive CTE on SQLite, a cross join of digits on MariaDB, whose recursive CTEs
+  stop at 1,000 iterations by default), then the lifecycle's replay lookup (``try_admit`` of a sealed id) runs
   against the three in the same rounds. ``--quick`` stops at 100k.
 - **Purge.** 1,000,000 sealed operations past retention (sealed 1 ms apart) (100,000 with ``--quick``) are expired into
   tombstones and the tombstones deleted (``op_store.store.orm.purge``, batches of
@@ -53,6 +54,23 @@ def _fill(alias: str, n: int, *, scope: str, state: str, days: int) -> float:
                 [scope, state, REPLY, root, n, when],
             )
             cursor.execute("ANALYZE op_store_operation")
+        elif conn.vendor == "mysql":
+            digits = "(" + " UNION ALL ".join(f"SELECT {d} AS d" for d in range(10)) + ")"
+            width = len(str(n - 1))  # decimal places enough for 1..n, and no more (1k: 3)
+            places = [f"{10**p} * d{p}.d" for p in range(width)]
+            numbers = f"SELECT 1 + {' + '.join(places)} AS i FROM " + ", ".join(
+                f"{digits} AS d{p}" for p in range(width)
+            )
+            t = "%s + INTERVAL g.i * 1000 MICROSECOND"
+            cursor.execute(
+                "INSERT INTO op_store_operation (scope, operation_id, state, method, `key`, token, transactional, "
+                "response, root_type, response_size, status_code, created_at, sealed_at, expires_at) "
+                f"SELECT %s, g.i, %s, 'POST /fill', '', g.i, 0, %s, %s, 200, 201, {t}, {t}, {t} "
+                f"FROM ({numbers}) AS g WHERE g.i <= %s",
+                [scope, state, REPLY, root, *[when.replace(tzinfo=None)] * 3, n],
+            )
+            cursor.execute("ANALYZE TABLE op_store_operation")
+            cursor.fetchall()
         else:
             stamp = when.strftime("%Y-%m-%d %H:%M:%S")
             t = "strftime('%%Y-%%m-%%d %%H:%%M:%%f', %s, '+' || (i / 1000.0) || ' seconds')"

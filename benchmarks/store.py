@@ -1,11 +1,11 @@
 """The operation stores: a full admit -> seal -> get_sealed cycle and the replay lookup.
 
-Per database alias (``sqlite``, and ``postgres`` when it is reachable), the implementations run
-interleaved in the same rounds:
+Per database alias (``sqlite``, and ``postgres`` and ``mysql`` when they are reachable), the
+implementations run interleaved in the same rounds:
 
 - ``django``: ``DjangoOperationStore`` (try_admit, seal_owned with already-stored schemas, get_sealed);
 - ``memory``: ``InMemoryOperationStore`` (the same calls; no database at all);
-- ``raw``: the floor, hand-written SQL through the DB driver directly (sqlite3 / psycopg): a committed
+- ``raw``: the floor, hand-written SQL through the DB driver directly (sqlite3 / psycopg / mysqlclient): a committed
   INSERT, a committed UPDATE writing a 200-byte reply, and a SELECT of it. On PostgreSQL with
   psycopg's defaults, which prepare a statement on its 5th execution (server-side plans reused);
 - ``raw, unprepared`` (PostgreSQL): the same through psycopg configured as Django configures it
@@ -72,6 +72,19 @@ class RawBaseline:
         if self.vendor == "sqlite":
             self.conn: Any = sqlite3.connect(settings_dict["NAME"], isolation_level=None, check_same_thread=False)
             m = "?"
+        elif self.vendor == "mysql":
+            import MySQLdb
+
+            self.conn = MySQLdb.connect(
+                host=settings_dict["HOST"],
+                port=int(settings_dict["PORT"]),
+                user=settings_dict["USER"],
+                password=settings_dict["PASSWORD"],
+                database=settings_dict["NAME"],
+                charset="utf8mb4",
+                autocommit=True,
+            )
+            m = "%s"
         else:
             import psycopg
 
@@ -86,8 +99,9 @@ class RawBaseline:
                 **extra,
             )
             m = "%s"
+        key = "`key`" if self.vendor == "mysql" else "key"  # a reserved word on MySQL
         self.insert = (
-            "INSERT INTO op_store_operation (scope, operation_id, state, method, key, token, transactional, "
+            f"INSERT INTO op_store_operation (scope, operation_id, state, method, {key}, token, transactional, "
             f"created_at, lease_expires_at) VALUES ({m}, {m}, 'admitted', '', '', {m}, FALSE, {m}, {m})"
         )
         self.update = (
@@ -100,7 +114,7 @@ class RawBaseline:
         from django.utils import timezone
 
         now = timezone.now()
-        return now.strftime("%Y-%m-%d %H:%M:%S.%f") if self.vendor == "sqlite" else now
+        return now.strftime("%Y-%m-%d %H:%M:%S.%f") if self.vendor in ("sqlite", "mysql") else now
 
     def cycle(self, operation_id: int, scope: str = "raw") -> bytes:
         now = self._now()
@@ -123,8 +137,9 @@ class RawStoreStatements:
     """op_store's own statements (the same SQL text, columns and guards) run through the driver
     directly: what the ORM store would cost without Django's cursor and the store's Python.
 
-    SQLite: SELECT, INSERT .. RETURNING, the guarded seal UPDATE, SELECT. PostgreSQL: the admission
-    CTE, the guarded seal UPDATE, SELECT; ``prepared`` as in :class:`RawBaseline`.
+    SQLite: SELECT, INSERT .. RETURNING, the guarded seal UPDATE, SELECT. MySQL: SELECT, INSERT
+    IGNORE, the same UPDATE and SELECT. PostgreSQL: the admission CTE, the guarded seal UPDATE,
+    SELECT; ``prepared`` as in :class:`RawBaseline`.
     """
 
     def __init__(self, alias: str, *, prepared: bool = True) -> None:
@@ -138,7 +153,8 @@ class RawStoreStatements:
         self.vendor = self.base.vendor
         q = (lambda text: text.replace("%s", "?")) if self.vendor == "sqlite" else (lambda text: text)
         self.select_row = q(self.sql.select_row)
-        self.admit = q(self.sql.admit_statement)
+        self.reads_first = self.vendor in ("sqlite", "mysql")
+        self.admit = q(self.sql.insert_ignore if self.vendor == "mysql" else self.sql.admit_statement)
         self.seal = q(self.sql.seal_owned + " AND " + self.sql.exists_schema)
         self.select_sealed = q(self.sql.select_sealed)
 
@@ -166,7 +182,7 @@ class RawStoreStatements:
         }
         insert = [sql.prep(name, values[name]) for name in INSERT_COLUMNS]
         cur = self.conn.cursor()
-        if self.vendor == "sqlite":
+        if self.reads_first:
             cur.execute(self.select_row, key)
             assert cur.fetchone() is None
             cur.execute(self.admit, insert)

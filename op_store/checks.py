@@ -17,6 +17,11 @@
   effects and then crashed, or outlived its lease, runs a second time.
 - ``op_store.W007`` (database check) op_store's database is an SQLite file not in WAL mode (without
   ``ATOMIC_REQUESTS``; with it, W003): a transaction elsewhere makes admissions 503 database-busy.
+- ``op_store.W008`` the store's database is MySQL/MariaDB at an isolation level other than READ
+  COMMITTED (``OPTIONS["isolation_level"]``): a read inside a transaction would not see what other
+  connections committed since its snapshot (docs/deployment.md#mysql-and-mariadb).
+- ``op_store.W009`` (database check) MySQL/MariaDB's ``max_allowed_packet`` is too small for a seal
+  of a ``MAX_RESPONSE_BYTES`` reply.
 - ``op_store.W040`` ``ExactlyOnceMiddleware`` is not after ``AuthenticationMiddleware``; the default
   scope resolver then sees every request as anonymous (keys are refused or kept per session, not per user).
 - ``op_store.W041`` a middleware with ``process_view`` comes after ``ExactlyOnceMiddleware``; for
@@ -217,6 +222,78 @@ def check_sqlite_journal_mode(app_configs: Any = None, databases: Any = None, **
             "reads would block a separate admission, so op_store admits inside the request transaction.",
             hint=hint,
             id="op_store.W003",
+        )
+    ]
+
+
+# --- MySQL and MariaDB ---------------------------------------------------------------------------
+
+#: What a seal's statement carries besides the reply: the other columns, the schema guards, the SQL.
+SEAL_STATEMENT_OVERHEAD = 64 * 1024
+
+
+def seal_packet_bytes(max_response_bytes: int) -> int:
+    """The ``max_allowed_packet`` a seal of a ``max_response_bytes`` reply may need on MySQL.
+
+    mysqlclient sends parameters inside the statement's text, escaped: a reply byte may become two
+    (NUL, quotes, backslash, newline...), so a reply can double in size on the wire.
+    """
+    return 2 * max_response_bytes + SEAL_STATEMENT_OVERHEAD
+
+
+@register("op_store")
+def check_mysql_isolation(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    values, _ = _validated()
+    if values is None:
+        return []
+    alias = _store_alias()
+    config = settings.DATABASES.get(alias)
+    if not config or _vendor(config) != "mysql":
+        return []
+    options = config.get("OPTIONS") or {}
+    if "isolation_level" not in options:
+        return []  # Django's default for MySQL: read committed
+    level = options["isolation_level"]
+    if isinstance(level, str) and level.lower() == "read committed":
+        return []
+    what = repr(level) if level else "unset (the server's default, REPEATABLE READ on InnoDB)"
+    return [
+        Warning(
+            f"Database {alias!r} is MySQL/MariaDB with isolation_level {what}: op_store's reads inside a "
+            "transaction (a wait for a duplicate's reply, a seal's check) need READ COMMITTED.",
+            hint="Remove OPTIONS['isolation_level'] (Django's default is 'read committed') or set it to "
+            "'read committed'.",
+            id="op_store.W008",
+        )
+    ]
+
+
+@register(Tags.database)
+def check_mysql_max_allowed_packet(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """W009: asks the server, so only when the checks run with ``databases`` (as Django's own do)."""
+    values, _ = _validated()
+    if values is None or not databases:
+        return []
+    alias = _store_alias()
+    if alias not in databases or alias not in settings.DATABASES or _vendor(settings.DATABASES[alias]) != "mysql":
+        return []
+    from django.db import connections
+
+    with connections[alias].cursor() as cursor:
+        cursor.execute("SELECT @@max_allowed_packet")
+        row = cursor.fetchone()
+    packet = int(row[0])
+    needed = seal_packet_bytes(values["MAX_RESPONSE_BYTES"])
+    if packet >= needed:
+        return []
+    return [
+        Warning(
+            f"Database {alias!r} has max_allowed_packet = {packet} bytes: sealing a reply of MAX_RESPONSE_BYTES "
+            f"({values['MAX_RESPONSE_BYTES']}) may need {needed} (escaped, a reply can double in size), and a "
+            "larger statement fails.",
+            hint=f"Raise max_allowed_packet on the server to at least {needed} (SET GLOBAL, and in its config "
+            "file), or lower OP_STORE['MAX_RESPONSE_BYTES'].",
+            id="op_store.W009",
         )
     ]
 

@@ -12,12 +12,28 @@ if os.environ.get("CI"):
     hypothesis_settings.load_profile("ci")
 
 
+#: The ``OP_STORE_TEST_DB`` values that run on a database server (tests/settings.py).
+SERVER_DATABASES = ("postgres", "pgbouncer", "mysql")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "real_db: needs a database server, PostgreSQL or MySQL/MariaDB (real concurrency, processes, a live "
+        "server); skipped on SQLite, whose shared-cache test database answers concurrent writers 'table is locked'",
+    )
+    # (op_store.testing's pytest plugin makes requests inside TestCase behave as in production.)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    on_postgres = os.environ.get("OP_STORE_TEST_DB") in ("postgres", "pgbouncer")
+    test_db = os.environ.get("OP_STORE_TEST_DB", "sqlite")
     skip_pg = pytest.mark.skip(reason="needs PostgreSQL: run with OP_STORE_TEST_DB=postgres")
+    skip_server = pytest.mark.skip(reason="needs a database server: run with OP_STORE_TEST_DB=postgres or mysql")
     for item in items:
-        if "postgres" in item.keywords and not on_postgres:
+        if "postgres" in item.keywords and test_db not in ("postgres", "pgbouncer"):
             item.add_marker(skip_pg)
+        elif "real_db" in item.keywords and test_db not in SERVER_DATABASES:
+            item.add_marker(skip_server)
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,7 @@
-"""Real HTTP on PostgreSQL: concurrent duplicates against a live server, and a server killed mid-request.
+"""Real HTTP on a database server: concurrent duplicates against a live server, and a server killed mid-request.
 
-Each test here needs PostgreSQL (several server threads and processes share one test database).
+Each test here needs PostgreSQL or MySQL/MariaDB (several server threads and processes share one
+test database).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from op_store.models import Operation
 from op_store.testing import concurrently
 from tests.support.live.support import count, rows
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.real_db, pytest.mark.django_db(transaction=True)]
 
 ROOT = Path(__file__).resolve().parents[2]
 Reply = tuple[int, dict[str, str], bytes]

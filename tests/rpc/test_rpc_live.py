@@ -3,7 +3,7 @@
 The live server runs in threads of this process, so :data:`~tests.support.rpc_services.RUNS` counts the
 method's runs as the server saw them. On SQLite (a shared in-memory test database that answers
 concurrent writers with "table is locked") the concurrency tests use the in-memory store; on
-PostgreSQL they use the ORM store.
+PostgreSQL and MySQL/MariaDB they use the ORM store.
 """
 
 from __future__ import annotations
@@ -200,7 +200,7 @@ def test_concurrent_duplicates_run_once_and_all_get_the_same_bytes(live_server: 
     assert sum(1 for r in replies if not r.replayed) == 1
 
 
-@pytest.mark.postgres
+@pytest.mark.real_db
 def test_concurrent_duplicates_on_the_orm_store_run_once(live_server: Any) -> None:
     op = int.from_bytes(b"dupes-02", "little")
     HOOKS["transfer"] = lambda service: time.sleep(0.5)
@@ -210,7 +210,7 @@ def test_concurrent_duplicates_on_the_orm_store_run_once(live_server: Any) -> No
     assert sum(1 for r in replies if not r.replayed) == 1
 
 
-@pytest.mark.postgres
+@pytest.mark.real_db
 def test_concurrent_duplicates_without_server_wait_retry_409_until_sealed(live_server: Any, cookie: str) -> None:
     """With ``WAIT = 0`` duplicates are answered 409 in-flight at once; the client retries with the same id."""
     op = int.from_bytes(b"dupes-03", "little")

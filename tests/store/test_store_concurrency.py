@@ -1,8 +1,8 @@
 """Races with real, separate connections: threads and processes admitting the same ids.
 
-The ORM races need PostgreSQL (SQLite's shared-cache in-memory test database answers concurrent
-writers with "table is locked" instead of waiting); the in-memory store runs the thread races
-everywhere.
+The ORM races need a database server, PostgreSQL or MySQL/MariaDB (SQLite's shared-cache
+in-memory test database answers concurrent writers with "table is locked" instead of waiting); the
+prepared variant needs PostgreSQL; the in-memory store runs the thread races everywhere.
 """
 
 from __future__ import annotations
@@ -17,15 +17,18 @@ from django.db import connections, transaction
 
 from op_store.store import AdmissionOutcome, InMemoryOperationStore
 from op_store.testing import concurrently
-from tests.support.stores import ON_POSTGRES, ORM_PARAM, PREPARED_PARAM, FakeClock
+from tests.support.stores import ON_POSTGRES, ON_SERVER, ORM_PARAM, PREPARED_PARAM, FakeClock
 
 needs_postgres = pytest.mark.skipif(not ON_POSTGRES, reason="needs PostgreSQL: run with OP_STORE_TEST_DB=postgres")
+needs_server = pytest.mark.skipif(
+    not ON_SERVER, reason="needs a database server: run with OP_STORE_TEST_DB=postgres or mysql"
+)
 
 
 @pytest.fixture(
     params=[
         "memory",
-        pytest.param(ORM_PARAM, marks=needs_postgres),
+        pytest.param(ORM_PARAM, marks=needs_server),
         pytest.param(PREPARED_PARAM, marks=needs_postgres),
     ]
 )
@@ -101,7 +104,7 @@ def _process_admit(barrier, queue) -> None:  # pragma: no cover - runs in a chil
         connections.close_all()
 
 
-@needs_postgres
+@needs_server
 @pytest.mark.slow
 def test_8_processes_admit_one_id(transactional_db):
     # fork (not spawn): the children inherit Django's setup and the test database's name; the

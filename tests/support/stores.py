@@ -39,6 +39,8 @@ ORM_PARAM = f"orm-{os.environ.get('OP_STORE_TEST_DB', 'sqlite')}"
 #: On PostgreSQL the ORM store runs the suite a second time with its statements prepared.
 PREPARED_PARAM = "orm-postgres-prepared"
 ON_POSTGRES = os.environ.get("OP_STORE_TEST_DB") in ("postgres", "pgbouncer")
+#: A database server (PostgreSQL or MySQL/MariaDB): real concurrent connections.
+ON_SERVER = ON_POSTGRES or os.environ.get("OP_STORE_TEST_DB") == "mysql"
 
 
 # --- schemas ------------------------------------------------------------------------------------

@@ -16,8 +16,10 @@ Statements
       insert commits between the snapshot and the conflict check). SQLite: a SELECT, and only when
       the id is new an ``INSERT .. ON CONFLICT DO NOTHING RETURNING ..`` (two statements for a fresh
       admission, one for a replay: on SQLite every INSERT attempt, even a conflicting one, takes the
-      write lock and commits with an fsync, so a replay must stay a read). Other backends: INSERT,
-      then a SELECT on conflict.
+      write lock and commits with an fsync, so a replay must stay a read). MySQL/MariaDB: a SELECT,
+      and only when the id is new an ``INSERT IGNORE`` (READ COMMITTED, so a SELECT after an
+      ignored insert sees the row; docs/deployment.md). Other backends: INSERT, then a SELECT on
+      conflict.
     - ``take_over``: a compare-and-set UPDATE on (scope, id, state=admitted, token, lease < now).
     - ``seal_owned``: a conditional UPDATE (token matches, state admitted). New schemas are inserted
       with ``bulk_create(ignore_conflicts=True)`` in the same transaction, after the UPDATE.
@@ -44,7 +46,8 @@ Admission commits on its own (the sibling connection)
     ``CONN_MAX_AGE = 0`` it lives until the end of the current request (``request_finished``), or is
     closed right after use outside requests (so it never keeps a test database from being dropped);
     with persistent connections it is closed when unusable or obsolete at request start/end, like
-    Django's own. No wait of an admission is unbounded: see "Bounded waits" below.
+    Django's own. No wait of an admission is unbounded: see "Bounded waits" below. On MySQL the
+    sibling also sets ``innodb_lock_wait_timeout`` and READ COMMITTED.
 
     Where it cannot hold, the admission runs inside the caller's transaction instead (logged once,
     and ``op_store.W001``/``W002``/``W003`` warn): SQLite with a private ``:memory:`` database (a second

@@ -4,7 +4,7 @@ A :class:`Dialect` is built once per connection: it holds the statements (quoted
 backend), adapts parameters through the model fields and converts rows with the backend's
 converters. The generic :class:`Dialect` runs on any backend (an INSERT, and a SELECT on a unique
 violation); :class:`SqliteDialect` and :class:`PostgresDialect` override what their SQL does
-better. A MySQL dialect would subclass :class:`Dialect` and register itself in ``DIALECTS``.
+better, and :class:`MySqlDialect` does the same for MySQL and MariaDB (docs/deployment.md).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ __all__ = [
     "SEAL_COLUMNS",
     "Dialect",
     "Isolation",
+    "MySqlDialect",
     "PostgresDialect",
     "SqliteDialect",
     "StoredRow",
@@ -506,8 +507,70 @@ class PostgresDialect(Dialect):
         return bool(c.rowcount == 1)
 
 
+class MySqlDialect(Dialect):
+    """MySQL and MariaDB (InnoDB): read first, then ``INSERT IGNORE`` only for a new id.
+
+    Measured (``benchmarks/mysql_admission.py``): a replay is one plain SELECT, with no write, no
+    lock and no auto-increment value spent, and a new id costs a SELECT more than an insert-first
+    admission. InnoDB has no ``RETURNING`` that reports a skipped row, and with Django's
+    ``CLIENT.FOUND_ROWS`` an ``ON DUPLICATE KEY UPDATE id = id`` reports 1 whether it inserted or not.
+    ``IGNORE`` turns only errors the store cannot cause into warnings here: the store checks the
+    lengths of its text, and the table has no foreign keys.
+
+    Read-first needs READ COMMITTED (Django's default for MySQL, ``OPTIONS["isolation_level"]``):
+    under InnoDB's REPEATABLE READ a second SELECT in the same transaction reads the first one's
+    snapshot and would never see the row that made the INSERT a duplicate (``op_store.W006``).
+    The sibling sets it on its own session whatever the settings say.
+    """
+
+    vendor = "mysql"
+    #: The isolation level op_store's reads need (see the class docstring).
+    isolation_level = "READ COMMITTED"
+    #: ``innodb_lock_wait_timeout`` (seconds) of the sibling: a wait on one's own transaction ends.
+    lock_wait_timeout = 10
+
+    def __init__(self, conn: BaseDatabaseWrapper) -> None:
+        super().__init__(conn)
+        self.insert_ignore = self.insert.replace("INSERT INTO", "INSERT IGNORE INTO", 1)
+        self.insert_sealed_ignore = self.insert_sealed.replace("INSERT INTO", "INSERT IGNORE INTO", 1)
+
+    def on_sibling_connected(self, conn: BaseDatabaseWrapper) -> None:
+        with conn.cursor() as cursor:
+            # Django already set the level when the settings ask for it (its default): skip a round trip.
+            if str(getattr(conn, "isolation_level", "") or "").upper() != self.isolation_level:
+                cursor.execute(f"SET SESSION TRANSACTION ISOLATION LEVEL {self.isolation_level}")
+            cursor.execute(f"SET SESSION innodb_lock_wait_timeout = {self.lock_wait_timeout}")
+
+    def admit(
+        self, cursor: CursorFactory, key: list[Any], insert_params: Callable[[], list[Any]]
+    ) -> tuple[bool, StoredRow | None]:
+        params: list[Any] | None = None
+        for _ in range(_ADMISSION_ATTEMPTS):
+            with cursor() as c:
+                c.execute(self.select_row, key)
+                found = c.fetchone()
+                if found is not None:
+                    return False, self.row(found)
+                if params is None:
+                    params = insert_params()
+                # Ignored when a concurrent admission inserted the id first (after waiting for its
+                # commit if it is still open): read again, a new statement sees it under READ COMMITTED.
+                c.execute(self.insert_ignore, params)
+                if c.rowcount == 1:
+                    return True, None
+        self.admission_failed(key)
+
+    def insert_sealed_row(self, c: Any, params: list[Any]) -> bool:
+        c.execute(self.insert_sealed_ignore, params)
+        return bool(c.rowcount == 1)
+
+
 #: The dialect of each vendor; any other vendor gets the portable :class:`Dialect`.
-DIALECTS: dict[str, type[Dialect]] = {SqliteDialect.vendor: SqliteDialect, PostgresDialect.vendor: PostgresDialect}
+DIALECTS: dict[str, type[Dialect]] = {
+    SqliteDialect.vendor: SqliteDialect,
+    PostgresDialect.vendor: PostgresDialect,
+    MySqlDialect.vendor: MySqlDialect,
+}
 
 
 def dialect_class(vendor: str) -> type[Dialect]:
