@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.stores import ON_POSTGRES, ORM_PARAM, PREPARED_PARAM, FakeClock, MemoryBackend, OrmBackend
+from tests.support.stores import ORM_PARAM, PREPARED_PARAM, PREPARES, FakeClock, MemoryBackend, OrmBackend
 
 
 @pytest.fixture
@@ -13,7 +13,7 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture(params=["memory", ORM_PARAM, *([PREPARED_PARAM] if ON_POSTGRES else [])])
+@pytest.fixture(params=["memory", ORM_PARAM, *([PREPARED_PARAM] if PREPARES else [])])
 def backend(request: pytest.FixtureRequest, clock: FakeClock):
     if request.param == "memory":
         return MemoryBackend(clock)

@@ -17,9 +17,8 @@ from django.db import connections, transaction
 
 from op_store.store import AdmissionOutcome, InMemoryOperationStore
 from op_store.testing import concurrently
-from tests.support.stores import ON_POSTGRES, ON_SERVER, ORM_PARAM, PREPARED_PARAM, FakeClock
+from tests.support.stores import ON_SERVER, ORM_PARAM, PREPARED_PARAM, PREPARES, FakeClock
 
-needs_postgres = pytest.mark.skipif(not ON_POSTGRES, reason="needs PostgreSQL: run with OP_STORE_TEST_DB=postgres")
 needs_server = pytest.mark.skipif(
     not ON_SERVER, reason="needs a database server: run with OP_STORE_TEST_DB=postgres or mysql"
 )
@@ -29,7 +28,10 @@ needs_server = pytest.mark.skipif(
     params=[
         "memory",
         pytest.param(ORM_PARAM, marks=needs_server),
-        pytest.param(PREPARED_PARAM, marks=needs_postgres),
+        pytest.param(
+            PREPARED_PARAM,
+            marks=pytest.mark.skipif(not PREPARES, reason="prepared statements need PostgreSQL without a pooler"),
+        ),
     ]
 )
 def make_store(request):

@@ -41,6 +41,9 @@ PREPARED_PARAM = "orm-postgres-prepared"
 ON_POSTGRES = os.environ.get("OP_STORE_TEST_DB") in ("postgres", "pgbouncer")
 #: A database server (PostgreSQL or MySQL/MariaDB): real concurrent connections.
 ON_SERVER = ON_POSTGRES or os.environ.get("OP_STORE_TEST_DB") == "mysql"
+#: Prepared statements need a server session of their own: not behind PgBouncer in transaction
+#: pooling, where op_store falls back to unprepared statements (tests/store/test_store_hostile.py).
+PREPARES = os.environ.get("OP_STORE_TEST_DB") == "postgres"
 
 
 # --- schemas ------------------------------------------------------------------------------------
