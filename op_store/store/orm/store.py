@@ -32,7 +32,7 @@ from ..common import (
     fingerprint_digest,
     new_token,
 )
-from . import maintenance
+from . import in_transaction, maintenance
 from .alias import store_alias
 from .dialects import INSERT_COLUMNS, dialect_for
 from .prepared import statement_cursor
@@ -320,6 +320,28 @@ class DjangoOperationStore(LeasedOperationStore):
                 extra={"op_store": {"event": "removed", "scope": self.scope, "operation_id": operation_id}},
             )
         return removed
+
+    # --- the one-commit mode (see :mod:`.in_transaction`) ---------------------------------------
+
+    def peek(self, operation_id: int, *, fingerprint: bytes | None = None) -> Admission | None:
+        """What :meth:`try_admit` would answer for a stored row, with one SELECT; None when there is none."""
+        return in_transaction.peek(self, operation_id, fingerprint)
+
+    def admit_in_transaction(
+        self,
+        operation_id: int,
+        *,
+        fingerprint: bytes | None = None,
+        lease: timedelta = DEFAULT_LEASE,
+        method: str = "",
+        key: str = "",
+    ) -> Admission:
+        """Admit inside the transaction open on the store's database: the row commits with it or not at all."""
+        return in_transaction.admit(self, operation_id, fingerprint=fingerprint, lease=lease, method=method, key=key)
+
+    def discard_in_transaction(self, operation_id: int, token: int) -> None:
+        """Delete the row :meth:`admit_in_transaction` inserted, in the same open transaction."""
+        in_transaction.discard(self, check_operation_id(operation_id), token)
 
     # --- maintenance ----------------------------------------------------------------------------
 
