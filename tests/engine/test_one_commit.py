@@ -32,6 +32,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.urls(__name__
 needs_postgres = pytest.mark.skipif(not ON_POSTGRES, reason="needs PostgreSQL: run with OP_STORE_TEST_DB=postgres")
 
 
+@csrf_exempt
 @exactly_once(admission="in_transaction")
 def one_commit_view(request: HttpRequest, name: str) -> HttpResponse:
     return views._write_row(request, name)
