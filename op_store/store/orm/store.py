@@ -34,7 +34,7 @@ from ..common import (
 )
 from . import in_transaction, maintenance
 from .alias import store_alias
-from .dialects import INSERT_COLUMNS, dialect_for
+from .dialects import INSERT_COLUMNS, Dialect, StoredRow, dialect_for
 from .prepared import statement_cursor
 from .schemas import DatabaseSchemaSource
 from .sealing import seal
@@ -171,9 +171,13 @@ class DjangoOperationStore(LeasedOperationStore):
             return [dialect.prep(name, values[name]) for name in INSERT_COLUMNS]
 
         try:
-            inserted, row = dialect.admit(
-                functools.partial(self.cursor, conn), dialect.key(self.scope, operation_id), params
-            )
+            row = self._read_first(conn, dialect, operation_id)
+            if row is None:
+                inserted, row = dialect.admit(
+                    functools.partial(self.cursor, conn), dialect.key(self.scope, operation_id), params
+                )
+            else:
+                inserted = False
         finally:
             admission_connections.done(conn)
         if inserted:
@@ -195,6 +199,15 @@ class DjangoOperationStore(LeasedOperationStore):
                 },
             )
         return admission
+
+    def _read_first(self, conn: BaseDatabaseWrapper, dialect: Dialect, operation_id: int) -> StoredRow | None:
+        """With ``OP_STORE["READ_FIRST"]``, the stored row read by a plain SELECT (a replay stops here)."""
+        if dialect.reads_first or not op_store_settings.READ_FIRST:
+            return None
+        with self.cursor(conn) as cursor:
+            cursor.execute(dialect.select_row, dialect.key(self.scope, operation_id))
+            found = cursor.fetchone()
+        return None if found is None else dialect.row(found)
 
     def _admitted(self, operation_id: int, admission: Admission, method: str, key: str, *, taken_over: bool) -> None:
         operation_admitted.send(
