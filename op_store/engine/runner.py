@@ -34,7 +34,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, cast
 
 from asgiref.sync import sync_to_async
 from django.db import DatabaseError, transaction
@@ -164,7 +164,6 @@ Decision = Outcome | Admitted | Waiting
 Step = Decision | OneCommit | _Plain
 
 
-@runtime_checkable
 class InTransactionStore(Protocol):
     """A store that can admit inside the caller's transaction (the ORM store): the one-commit mode."""
 
@@ -175,6 +174,12 @@ class InTransactionStore(Protocol):
     ) -> Admission: ...
 
     def discard_in_transaction(self, operation_id: int, token: int) -> None: ...
+
+
+def _admits_in_transaction(store: LeasedOperationStore) -> bool:
+    """Whether ``store`` is an :class:`InTransactionStore` (an attribute look-up: a runtime-checked
+    Protocol's ``isinstance`` cost ~30 µs per request in the profile)."""
+    return callable(getattr(store, "admit_in_transaction", None))
 
 
 class Observer(Protocol):
@@ -237,7 +242,7 @@ def begin(
         alias is not None and not is_async and (work.atomic or alias in atomic_aliases or in_caller_transaction(alias))
     )
     job = Job(work, policy, key, scope, fingerprint, store, alias, transactional)
-    if transactional and policy.admission == IN_TRANSACTION and isinstance(store, InTransactionStore):
+    if transactional and policy.admission == IN_TRANSACTION and _admits_in_transaction(store):
         return OneCommit(job)
     return decide(job, admit(job))
 
@@ -438,8 +443,7 @@ def run_one_commit(job: Job, work: SyncWork) -> Outcome:
     in the default mode (committed, maybe stale) is handled as the default mode handles it. While
     another transaction holds the operation the request waits as ``WAIT`` says, then gets 409.
     """
-    store = job.store
-    assert isinstance(store, InTransactionStore)
+    store = cast(InTransactionStore, job.store)
     deadline = time.monotonic() + job.policy.wait
     delay = POLL_FIRST
     while True:
