@@ -103,3 +103,45 @@ def test_a_server_killed_mid_view_leaves_no_row_and_a_retry_runs_once(user: Any,
     replay = post(client, path)
     assert replay["Idempotent-Replayed"] == "true" and replay.content == retry.content
     assert rows("crash") == 1 and count("crash") == 1
+
+
+def _process_post(barrier: Any, queue: Any, session: str) -> None:  # pragma: no cover - runs in a child
+    """A forked child (Django set up, the test's urlconf): one request on its own connection."""
+    from django.db import connections
+
+    try:
+        client = Client(raise_request_exception=False)
+        client.cookies["sessionid"] = session
+        Operation.objects.exists()  # connect before the start line
+        barrier.wait(timeout=60)
+        response = post(client, "/one/race/?sleep=0.2")
+        queue.put((response.status_code, response.get("Idempotent-Replayed", "")))
+    except BaseException as exc:
+        queue.put((0, repr(exc)))
+    finally:
+        connections.close_all()
+
+
+def test_32_processes_racing_on_one_key_run_the_view_once(user: Any, settings: Any) -> None:
+    import multiprocessing
+
+    from django.db import connections
+
+    settings.OP_STORE = {"WAIT": 0}
+    client = Client()
+    client.force_login(user)
+    ctx = multiprocessing.get_context("fork")
+    barrier = ctx.Barrier(32)
+    queue = ctx.Queue()
+    connections.close_all()  # no child shares the parent's socket
+    processes = [
+        ctx.Process(target=_process_post, args=(barrier, queue, client.cookies["sessionid"].value)) for _ in range(32)
+    ]
+    for p in processes:
+        p.start()
+    results = [queue.get(timeout=120) for _ in processes]
+    for p in processes:
+        p.join(timeout=60)
+    assert all(status in (201, 409) for status, _ in results), results
+    assert sum(status == 201 and not replayed for status, replayed in results) == 1, results
+    assert count("race") == 1 and rows("race") == 1
