@@ -1,4 +1,8 @@
-"""Run the benchmark suite: ``python -m benchmarks [--quick] [--only codec store ...] [--json PATH]``."""
+"""Run the benchmark suite: ``python -m benchmarks [--quick] [--repeat N] [--only codec store ...] [--json PATH]``.
+
+Every comparison runs ``--repeat`` times (default 3), each time in a fresh process with its own
+scratch databases; the table shows each figure's median over the runs and its range.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,14 @@ import importlib
 import json
 import os
 import platform
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-from .harness import Row, format_table
+from .harness import Row, combine, format_table
 
 SUITES = ("codec", "store", "requests", "rpc", "scale", "concurrency")
 
@@ -56,9 +63,68 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer rounds and rows (under two minutes)")
     parser.add_argument("--only", nargs="*", choices=SUITES, help="run only these suites")
     parser.add_argument("--json", default="benchmarks/results/latest.json", help="where to write the figures")
+    parser.add_argument("--repeat", type=int, default=3, help="runs, each in its own process (median, range)")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
+    if args.repeat > 1:
+        runs = [_run_apart(args, i) for i in range(args.repeat)]
+        rows = combine([run["rows"] for run in runs])
+        goal_runs = [run["goals"] for run in runs]
+    else:
+        rows = _suites(args)
+        runs, goal_runs = [], []
+
+    from .goals import evaluate
+
+    goals = evaluate(rows)
+    if goal_runs:  # the verdict is the medians'; the range is the runs' own verdicts' values
+        ranges = {(str(r["group"]), str(r["name"])): r for r in combine(goal_runs)}
+        for goal in goals:
+            found = ranges.get((str(goal["group"]), str(goal["name"])))
+            if found is not None and "range" in str(found.get("note", "")):
+                goal["note"] = f"{goal.get('note', '')}; {str(found['note']).rsplit('; ', 1)[-1]}"
+    print(format_table(rows))
+    if goals:
+        print()
+        print(format_table(goals))
+    command = (
+        "python -m benchmarks"
+        + (" --quick" if args.quick else "")
+        + (f" --repeat {args.repeat}" if args.repeat != 3 else "")
+        + (f" --only {' '.join(args.only)}" if args.only else "")
+    )
+    meta = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": machine(),
+        "databases": runs[0]["meta"]["databases"] if args.repeat > 1 else database_versions(),
+        "command": command,
+        "quick": args.quick,
+        "repeat": args.repeat,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    out = Path(args.json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"meta": meta, "rows": rows, "goals": goals}, indent=2))
+    print(f"\n{meta['date']} on {meta['machine']}; {meta['databases']}")
+    print(f"`{command}` took {meta['seconds']}s; figures written to {out}")
+    return 0
+
+
+def _run_apart(args: argparse.Namespace, index: int) -> dict[str, Any]:
+    """One run of the chosen suites in a child process (fresh ids, keys and scratch databases)."""
+    print(f"run {index + 1} of {args.repeat} ...", file=sys.stderr, flush=True)
+    with tempfile.TemporaryDirectory(prefix="op_store_bench_run_") as workdir:
+        out = Path(workdir) / "figures.json"
+        command = [sys.executable, "-m", "benchmarks", "--repeat", "1", "--json", str(out)]
+        command += ["--quick"] if args.quick else []
+        command += ["--only", *args.only] if args.only else []
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+        found: dict[str, Any] = json.loads(out.read_text())
+    return found
+
+
+def _suites(args: argparse.Namespace) -> list[Row]:
     rows: list[Row] = []
     for name in args.only or SUITES:
         try:
@@ -72,33 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         suite_started = time.perf_counter()
         rows += module.run(quick=args.quick)
         print(f"  {name}: {time.perf_counter() - suite_started:.1f}s", file=sys.stderr, flush=True)
-
-    from .goals import evaluate
-
-    goals = evaluate(rows)
-    print(format_table(rows))
-    if goals:
-        print()
-        print(format_table(goals))
-    command = (
-        "python -m benchmarks"
-        + (" --quick" if args.quick else "")
-        + (f" --only {' '.join(args.only)}" if args.only else "")
-    )
-    meta = {
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": machine(),
-        "databases": database_versions(),
-        "command": command,
-        "quick": args.quick,
-        "seconds": round(time.perf_counter() - started, 1),
-    }
-    out = Path(args.json)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"meta": meta, "rows": rows, "goals": goals}, indent=2))
-    print(f"\n{meta['date']} on {meta['machine']}; {meta['databases']}")
-    print(f"`{command}` took {meta['seconds']}s; figures written to {out}")
-    return 0
+    return rows
 
 
 if __name__ == "__main__":

@@ -51,6 +51,24 @@ def evaluate(rows: list[Row]) -> list[Row]:
             goal(
                 db, "commits added to a writing view (atomic=True)", atomic - bare, lambda v: v <= 1, "<= 1", "commits"
             )
+        one = 'exactly_once(admission="in_transaction")'
+        goal(db, "fresh request adds (floors), default mode", _find(rows, req, "exactly_once: fresh adds (floors)"),
+             lambda v: v <= 1.5, "<= 1.5", "floors")  # fmt: skip
+        goal(db, "one-commit mode: a writing view's fresh request adds (floors)",
+             _find(rows, req, f"writing view, {one}: adds (floors)"),
+             lambda v: v <= 0.5, "<= 0.5", "floors")  # fmt: skip
+        one_commits = _find(rows, req, f"writing view, {one}: commits")
+        if bare is not None and one_commits is not None:
+            goal(db, "one-commit mode: commits added to a writing view", one_commits - bare,
+                 lambda v: v == 0, "0", "commits")  # fmt: skip
+        target = 60.0 if db.startswith("sqlite") else 150.0
+
+        def within(v: float, target: float = target) -> bool:
+            return v <= target
+
+        for label in ("exactly_once", one):
+            goal(db, f"{label}: replay adds over the bare view", _find(rows, req, f"{label}: replay adds (time)"),
+                 within, f"<= {target:.0f} us", "us")  # fmt: skip
         goal(db, "replay commits", _find(rows, req, "exactly_once, replay: commits"),
              lambda v: v == 0, "0", "commits")  # fmt: skip
         goal(db, "replay statements", _find(rows, req, "exactly_once, replay: statements"),
@@ -79,7 +97,18 @@ def evaluate(rows: list[Row]) -> list[Row]:
                 break
         ours_fresh = _find(rows, req, "exactly_once: fresh adds (floors)")
         ours_replay = _find(rows, req, "exactly_once: replay / bare")
+        one_fresh = _find(rows, req, f"{one}: fresh adds (floors)")
+        one_replay = _find(rows, req, f"{one}: replay / bare")
         for alt in ALTERNATIVES:
+            theirs_fresh = _find(rows, req, f"{alt}: fresh adds (floors)")
+            theirs_replay = _find(rows, req, f"{alt}: replay / bare")
+            if None not in (theirs_fresh, theirs_replay, one_fresh, one_replay):
+                assert theirs_fresh is not None and theirs_replay is not None
+                assert one_fresh is not None and one_replay is not None
+                goal(db, f"ahead of {alt}, one-commit mode: fresh", theirs_fresh / one_fresh,
+                     lambda v: v > 1, "> 1", "x")  # fmt: skip
+                goal(db, f"ahead of {alt}, one-commit mode: replay", theirs_replay / one_replay,
+                     lambda v: v > 1, "> 1", "x")  # fmt: skip
             fresh = _find(rows, req, f"{alt}: fresh adds (floors)")
             replay = _find(rows, req, f"{alt}: replay / bare")
             if None in (fresh, replay, ours_fresh, ours_replay):

@@ -69,3 +69,31 @@ def format_table(rows: list[Row]) -> str:
             f"{r.get('group', ''):<20} {r.get('name', ''):<58} {shown:>12}  {r.get('unit', ''):<8} {r.get('note', '')}"
         )
     return "\n".join(lines)
+
+
+def combine(runs: list[list[Row]]) -> list[Row]:
+    """One row per (group, name) of several runs: the median value, and the range in the note.
+
+    A figure of a shared, busy machine moves from run to run; the median of three runs and the
+    range beside it say how far to trust it (ratios move less than times: they are taken within a run).
+    """
+    order: dict[tuple[str, str], Row] = {}
+    values: dict[tuple[str, str], list[float]] = {}
+    for rows in runs:
+        for r in rows:
+            key = (str(r.get("group", "")), str(r.get("name", "")))
+            order.setdefault(key, r)
+            values.setdefault(key, []).append(float(r.get("value", 0.0)))
+    combined: list[Row] = []
+    for key, first in order.items():
+        seen = values[key]
+        note = str(first.get("note", ""))
+        if len(seen) > 1:
+            spread = f"range {_short(min(seen))}-{_short(max(seen))} of {len(seen)} runs"
+            note = f"{note}; {spread}" if note else spread
+        combined.append({**first, "value": statistics.median(seen), "note": note})
+    return combined
+
+
+def _short(value: float) -> str:
+    return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"

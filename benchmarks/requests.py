@@ -41,6 +41,9 @@ from op_store.decorators import exactly_once
 from .djangosetup import available
 from .harness import Row, measure, row, timing_rows
 
+#: The one-commit mode's label, and its case on the writing view.
+ONE_COMMIT_LABEL = 'exactly_once(admission="in_transaction")'
+ONE_COMMIT = f"writing view, {ONE_COMMIT_LABEL}"
 SCOPE = "op_store.lifecycle.scopes.shared_scope"  # no auth middleware here: one scope for all
 BODY = b'{"amount": 1}'
 
@@ -151,9 +154,11 @@ def build_urlpatterns() -> list[URLPattern]:
     patterns = [
         path("bench/bare/", trivial),
         path("bench/once/", exactly_once(scope=SCOPE)(trivial)),
+        path("bench/one-commit/", exactly_once(scope=SCOPE, admission="in_transaction")(trivial)),
         path("bench/write/bare/", writing),
         path("bench/write/once/", exactly_once(scope=SCOPE)(writing)),
         path("bench/write/atomic/", exactly_once(scope=SCOPE, atomic=True)(writing)),
+        path("bench/write/one-commit/", exactly_once(scope=SCOPE, admission="in_transaction")(writing)),
         path("bench/work/bare/", working),
         path("bench/work/once/", exactly_once(scope=SCOPE)(working)),
     ]
@@ -304,6 +309,9 @@ def _trivial(alias: str, client: Any, quick: bool) -> list[Row]:
         "store admit+seal (as exactly_once)": _store_cycle(alias),
     }
     pairs = [("exactly_once", "bare view", "exactly_once, fresh key", "exactly_once, replay")]
+    cases[f"{ONE_COMMIT_LABEL}, fresh key"] = _poster(client, "/bench/one-commit/", _counter(f"one-{alias}"))
+    cases[f"{ONE_COMMIT_LABEL}, replay"] = _poster(client, "/bench/one-commit/", functools.partial(str, f"r1-{alias}"))
+    pairs.append((ONE_COMMIT_LABEL, "bare view", *list(cases)[-2:]))  # type: ignore[arg-type]
     if available("idempotency_key"):
         cases["django-idempotency-key, fresh"] = _poster(client, "/bench/dik/", _counter(f"dik-{alias}"))
         cases["django-idempotency-key, replay"] = _poster(client, "/bench/dik/", functools.partial(str, "dik-replay"))
@@ -421,6 +429,8 @@ def _costs(alias: str, client: Any, group: str) -> list[Row]:
     checks = [
         ("exactly_once, fresh", _poster(client, "/bench/once/", fresh_key)),
         ("exactly_once, replay", _poster(client, "/bench/once/", functools.partial(str, f"replay-{alias}"))),
+        (f"{ONE_COMMIT_LABEL}, fresh", _poster(client, "/bench/one-commit/", _counter(f"cost-one-{alias}"))),
+        (f"{ONE_COMMIT_LABEL}, replay", _poster(client, "/bench/one-commit/", functools.partial(str, f"r1-{alias}"))),
     ]
     if available("idempotency_key"):
         checks += [
@@ -458,6 +468,7 @@ def _writes_and_work(alias: str, client: Any, quick: bool) -> list[Row]:
         "writing view bare": _poster(client, "/bench/write/bare/", None),
         "writing view, exactly_once": _poster(client, "/bench/write/once/", new_key),
         "writing view, exactly_once(atomic=True)": _poster(client, "/bench/write/atomic/", new_key),
+        ONE_COMMIT: _poster(client, "/bench/write/one-commit/", new_key),
         "working view bare": _poster(client, "/bench/work/bare/", None),
         "working view, exactly_once replay": _poster(client, "/bench/work/once/", work_replay),
     }
@@ -469,7 +480,7 @@ def _writes_and_work(alias: str, client: Any, quick: bool) -> list[Row]:
     floor = medians["floor (raw SQL cycle)"]
     rows = timing_rows(group, {k: v for k, v in medians.items() if k != "floor (raw SQL cycle)"})
     bare = medians["writing view bare"]
-    for name in ("writing view, exactly_once", "writing view, exactly_once(atomic=True)"):
+    for name in ("writing view, exactly_once", "writing view, exactly_once(atomic=True)", ONE_COMMIT):
         rows.append(row(group, f"{name}: adds (floors)", (medians[name] - bare) / floor, "floors", "view writes 1 row"))
     rows.append(
         row(
@@ -485,6 +496,7 @@ def _writes_and_work(alias: str, client: Any, quick: bool) -> list[Row]:
         ("writing view bare", "/bench/write/bare/", None),
         ("writing view, exactly_once", "/bench/write/once/", new_key),
         ("writing view, exactly_once(atomic=True)", "/bench/write/atomic/", new_key),
+        (ONE_COMMIT, "/bench/write/one-commit/", new_key),
     ):
         rows += _cost_rows(group, name, aliases, _poster(client, url, keys))
     return rows

@@ -330,6 +330,7 @@ def _cycles(alias: str, quick: bool) -> list[Row]:
         lookups |= {
             "django (try_admit)": lambda: django_store.try_admit(replay_id, fingerprint=FINGERPRINT),
             "django (get_sealed: a plain SELECT)": lambda: django_store.get_sealed(replay_id),
+            "django (peek: the read-first SELECT)": lambda: django_store.peek(replay_id, fingerprint=FINGERPRINT),
             **(
                 {
                     "django, prepared statements (try_admit)": lambda: prepared_store.try_admit(

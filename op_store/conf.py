@@ -73,6 +73,9 @@ DEFAULTS: dict[str, Any] = {
     # PostgreSQL (psycopg 3): prepare the store's statements on the server (op_store.store.orm.prepared).
     # Off, like Django's default, because a transaction-pooling proxy may not support it.
     "PREPARED_STATEMENTS": False,
+    # Read an operation's row before trying to admit it, on every database (SQLite always does):
+    # a replay is then one plain SELECT, a fresh admission one statement more (docs/settings.md).
+    "READ_FIRST": False,
     # Prometheus metrics (op_store.metrics): None = on when prometheus-client is installed; True = on
     # (prometheus-client required); False = off.
     "METRICS": None,
@@ -160,7 +163,7 @@ def validate(user: dict[str, Any]) -> dict[str, Any]:
     out["MAX_RESPONSE_BYTES"] = _number("MAX_RESPONSE_BYTES", raw["MAX_RESPONSE_BYTES"], int, 0)
     out["PURGE_BATCH_SIZE"] = _number("PURGE_BATCH_SIZE", raw["PURGE_BATCH_SIZE"], int, 1)
     out["SEAL_STATUSES"] = as_seal_predicate(raw["SEAL_STATUSES"], "OP_STORE['SEAL_STATUSES']")
-    for key in ("REQUIRE_KEY", "ADMIN_READ_ONLY", "PREPARED_STATEMENTS"):
+    for key in ("REQUIRE_KEY", "ADMIN_READ_ONLY", "PREPARED_STATEMENTS", "READ_FIRST"):
         if not isinstance(raw[key], bool):
             raise ImproperlyConfigured(f"OP_STORE[{key!r}] must be True or False, got {raw[key]!r}")
         out[key] = raw[key]

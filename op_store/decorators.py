@@ -130,6 +130,7 @@ def exactly_once(
     wait: float | timedelta | None = None,
     lease: float | timedelta | None = None,
     atomic: bool = False,
+    admission: str = "committed",
     store: StoreFactory | None = None,
 ) -> Callable[[V], V]: ...
 
@@ -146,6 +147,7 @@ def exactly_once(
     wait: float | timedelta | None = None,
     lease: float | timedelta | None = None,
     atomic: bool = False,
+    admission: str = "committed",
     store: StoreFactory | None = None,
 ) -> Any:
     """Give a view exactly-once delivery for requests that carry ``Idempotency-Key`` or ``Vox-Operation-Id``.
@@ -163,6 +165,13 @@ def exactly_once(
     - ``atomic``: run the view in a transaction on the store's database and seal inside it, so its
       writes and its sealed reply commit together (sync views only; ``ATOMIC_REQUESTS`` on that
       database does the same).
+    - ``admission``: ``"committed"`` (default) commits the admission before the view runs, so any
+      view is covered, even one with effects outside the database. ``"in_transaction"`` is the
+      one-commit mode for views whose **every effect is in the store's database**: the admission
+      is written in the view's transaction (implies ``atomic=True``) and commits with the seal, one
+      commit per fresh request. A crash or an exception rolls it back with the view's writes, so a
+      retry runs the view again: an e-mail sent or an API called before the crash is repeated.
+      Concurrent duplicates still never run the view (409 in flight, or the replay with ``wait``).
     - ``store``: ``callable(scope) -> LeasedOperationStore`` (default: ``DjangoOperationStore(scope)``).
 
     Use as ``@exactly_once`` or ``@exactly_once(...)`` on a view function, a view class (its
@@ -178,6 +187,7 @@ def exactly_once(
         wait=wait,
         lease=lease,
         atomic=atomic,
+        admission=admission,
         store=store,
     )
 

@@ -91,6 +91,14 @@ def _wait(value: object) -> float | None:
     return float(value)
 
 
+#: Where the admission is written. ``"committed"``: in its own commit before the work runs (a crash
+#: mid-work leaves a record; any work is covered). ``"in_transaction"``: in the work's transaction,
+#: committed with the seal (one commit per fresh request; only the work's database effects are
+#: covered: a crash rolls the admission back with them, so a retry runs the work again).
+ADMISSIONS = ("committed", "in_transaction")
+IN_TRANSACTION = "in_transaction"
+
+
 @dataclass(frozen=True, slots=True)
 class Policy:
     """Everything one request's way through the runner needs to know, settings already applied."""
@@ -103,6 +111,8 @@ class Policy:
     wait: float
     lease: timedelta
     atomic: bool
+    #: ``"committed"`` (default) or ``"in_transaction"``: the one-commit mode (see :data:`ADMISSIONS`).
+    admission: str
     max_response_bytes: int
     stored_headers: frozenset[str]
     store: StoreFactory
@@ -120,6 +130,7 @@ class Options:
     wait: float | None = None
     lease: timedelta | None = None
     atomic: bool = False
+    admission: str = "committed"
     store: StoreFactory | None = None
 
     @classmethod
@@ -134,6 +145,7 @@ class Options:
         wait: float | timedelta | None = None,
         lease: float | timedelta | None = None,
         atomic: bool = False,
+        admission: str = "committed",
         store: StoreFactory | None = None,
     ) -> Options:
         """Check every option now, so a typo fails at import time rather than on a request."""
@@ -143,6 +155,8 @@ class Options:
             raise ImproperlyConfigured(f"exactly_once(stale=...) must be one of {STALE_POLICIES}, got {stale!r}")
         if not isinstance(atomic, bool):
             raise ImproperlyConfigured(f"exactly_once(atomic=...) must be True or False, got {atomic!r}")
+        if admission not in ADMISSIONS:
+            raise ImproperlyConfigured(f"exactly_once(admission=...) must be one of {ADMISSIONS}, got {admission!r}")
         if store is not None and not callable(store):
             raise ImproperlyConfigured("exactly_once(store=...) must be a callable(scope) -> store")
         return cls(
@@ -153,7 +167,8 @@ class Options:
             stale=None if stale is None else StalePolicy(stale),
             wait=_wait(wait),
             lease=_lease(lease),
-            atomic=atomic,
+            atomic=atomic or admission == IN_TRANSACTION,
+            admission=admission,
             store=store,
         )
 
@@ -183,6 +198,7 @@ class Options:
             wait=s.WAIT if self.wait is None else self.wait,
             lease=self.lease or s.LEASE,
             atomic=self.atomic,
+            admission=self.admission,
             max_response_bytes=s.MAX_RESPONSE_BYTES,
             stored_headers=s.STORED_HEADERS,
             store=self.store or default_store,

@@ -17,6 +17,9 @@ session, and anonymous calls with an operation id are refused with 403), ``lease
 (``STALE_POLICY``), and ``store`` (``callable(scope) -> LeasedOperationStore``; default the ORM
 store). ``require_operation_id=True`` answers 400 to non-idempotent calls without one; by default
 such calls just run, untracked, as vox runs calls that carry no operation id.
+``admission="in_transaction"`` is the one-commit mode for the site's atomic methods (their
+admission commits with their writes and reply; see ``exactly_once`` and ``docs/settings.md``):
+only for methods whose every effect is in the store's database.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ class RpcSite:
         wait: float | timedelta | None = None,
         stale: str | None = None,
         require_operation_id: bool = False,
+        admission: str = "committed",
     ) -> None:
         if not isinstance(require_operation_id, bool):
             raise ImproperlyConfigured(
@@ -65,7 +69,13 @@ class RpcSite:
             )
         try:
             self.options = Options.build(
-                required=require_operation_id, scope=scope, lease=lease, wait=wait, stale=stale, store=store
+                required=require_operation_id,
+                scope=scope,
+                lease=lease,
+                wait=wait,
+                stale=stale,
+                admission=admission,
+                store=store,
             )
         except ImproperlyConfigured as exc:
             raise ImproperlyConfigured(f"RpcSite options: {exc}") from exc

@@ -162,6 +162,8 @@ class Dialect:
     """Portable SQL: works on any backend Django supports; vendors override what they do better."""
 
     vendor: ClassVar[str] = ""
+    #: Whether :meth:`admit` reads the row before it inserts (then ``READ_FIRST`` adds nothing).
+    reads_first: ClassVar[bool] = False
     #: Whether ``release``/``remove`` run on the sibling connection inside a caller's transaction.
     removes_on_sibling: ClassVar[bool] = True
 
@@ -350,6 +352,7 @@ class SqliteDialect(Dialect):
     """SQLite: one writer at a time, and even a conflicting INSERT takes the write lock."""
 
     vendor = "sqlite"
+    reads_first = True
     # After the handler wrote, the caller's transaction holds the write lock: a sibling would wait.
     removes_on_sibling = False
 

@@ -35,9 +35,9 @@ from ..common import (
     new_token,
     storable_text,
 )
-from . import maintenance
+from . import in_transaction, maintenance
 from .alias import store_alias
-from .dialects import INSERT_COLUMNS, Dialect, dialect_for
+from .dialects import INSERT_COLUMNS, Dialect, StoredRow, dialect_for
 from .prepared import statement_cursor
 from .schemas import DatabaseSchemaSource
 from .sealing import seal
@@ -174,10 +174,14 @@ class DjangoOperationStore(LeasedOperationStore):
             return [dialect.prep(name, values[name]) for name in INSERT_COLUMNS]
 
         try:
-            with bounded(dialect):
-                inserted, row = dialect.admit(
-                    functools.partial(self.cursor, conn), dialect.key(self.scope, operation_id), params
-                )
+            row = self._read_first(conn, dialect, operation_id)
+            if row is None:
+                with bounded(dialect):
+                    inserted, row = dialect.admit(
+                        functools.partial(self.cursor, conn), dialect.key(self.scope, operation_id), params
+                    )
+            else:
+                inserted = False
         finally:
             admission_connections.done(conn)
         if inserted:
@@ -199,6 +203,15 @@ class DjangoOperationStore(LeasedOperationStore):
                 },
             )
         return admission
+
+    def _read_first(self, conn: BaseDatabaseWrapper, dialect: Dialect, operation_id: int) -> StoredRow | None:
+        """With ``OP_STORE["READ_FIRST"]``, the stored row read by a plain SELECT (a replay stops here)."""
+        if dialect.reads_first or not op_store_settings.READ_FIRST:
+            return None
+        with self.cursor(conn) as cursor:
+            cursor.execute(dialect.select_row, dialect.key(self.scope, operation_id))
+            found = cursor.fetchone()
+        return None if found is None else dialect.row(found)
 
     def _admitted(self, operation_id: int, admission: Admission, method: str, key: str, *, taken_over: bool) -> None:
         operation_admitted.send(
@@ -322,6 +335,28 @@ class DjangoOperationStore(LeasedOperationStore):
                 extra={"op_store": {"event": "removed", "scope": self.scope, "operation_id": operation_id}},
             )
         return removed
+
+    # --- the one-commit mode (see :mod:`.in_transaction`) ---------------------------------------
+
+    def peek(self, operation_id: int, *, fingerprint: bytes | None = None) -> Admission | None:
+        """What :meth:`try_admit` would answer for a stored row, with one SELECT; None when there is none."""
+        return in_transaction.peek(self, operation_id, fingerprint)
+
+    def admit_in_transaction(
+        self,
+        operation_id: int,
+        *,
+        fingerprint: bytes | None = None,
+        lease: timedelta = DEFAULT_LEASE,
+        method: str = "",
+        key: str = "",
+    ) -> Admission:
+        """Admit inside the transaction open on the store's database: the row commits with it or not at all."""
+        return in_transaction.admit(self, operation_id, fingerprint=fingerprint, lease=lease, method=method, key=key)
+
+    def discard_in_transaction(self, operation_id: int, token: int) -> None:
+        """Delete the row :meth:`admit_in_transaction` inserted, in the same open transaction."""
+        in_transaction.discard(self, check_operation_id(operation_id), token)
 
     # --- maintenance ----------------------------------------------------------------------------
 
