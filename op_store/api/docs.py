@@ -17,15 +17,12 @@ from typing import Any
 from django.http.response import HttpResponseBase
 from django.templatetags.static import static
 from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
-from rest_framework.permissions import BasePermission
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .permissions import configured_permissions, first_challenge
-from .problems import exception_handler
-from .schema_view import TITLE
+from .schema_view import TITLE, DocumentAccess
 
 #: The Django app whose static files the pages load (its ``static/<app>/`` folder).
 SIDECAR_APP = "drf_spectacular_sidecar"
@@ -53,24 +50,13 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
-class DocsPage(APIView):
+class DocsPage(DocumentAccess, APIView):
     """What both pages share: the document they show, the API's permissions, problem+json refusals,
     and a content security policy that keeps the browser on this host."""
 
     #: Read by system check op_store.W050: the app whose static files this page needs.
     static_files_app = SIDECAR_APP
     url_name = "op_store_api:schema"
-    #: Like the schema document: any of op_store's permissions opens the pages (op_store.permissions).
-    required_permissions = {"GET": None}
-
-    def get_permissions(self) -> list[BasePermission]:
-        return configured_permissions()
-
-    def get_authenticate_header(self, request: Request) -> str | None:
-        return first_challenge(request)
-
-    def get_exception_handler(self) -> Any:
-        return exception_handler
 
     def handle_exception(self, exc: Exception) -> Response:
         # The page's template renderer cannot show a problem; JSON can.

@@ -40,7 +40,24 @@ class OpStoreSchemaGenerator(SchemaGenerator):
         ]
 
 
-class OpenAPISchemaView(SpectacularAPIView):
+class DocumentAccess:
+    """Who may see the API's document and its docs pages, and how a refusal is answered: any of
+    op_store's permissions opens them (op_store.permissions), refusals are problem+json, and a
+    missing login gets the authenticator's challenge (401)."""
+
+    required_permissions = {"GET": None}
+
+    def get_permissions(self) -> list[BasePermission]:
+        return configured_permissions()
+
+    def get_authenticate_header(self, request: Request) -> str | None:
+        return first_challenge(request)
+
+    def get_exception_handler(self) -> Any:
+        return exception_handler
+
+
+class OpenAPISchemaView(DocumentAccess, SpectacularAPIView):
     """The OpenAPI document (YAML by default; JSON with ``?format=json`` or ``Accept``)."""
 
     generator_class = OpStoreSchemaGenerator
@@ -56,17 +73,6 @@ class OpenAPISchemaView(SpectacularAPIView):
             "operation_pk": {"type": "integer", "minimum": 0, "maximum": OperationPkConverter.maximum}
         },
     }
-
-    required_permissions = {"GET": None}
-
-    def get_permissions(self) -> list[BasePermission]:
-        return configured_permissions()
-
-    def get_authenticate_header(self, request: Request) -> str | None:
-        return first_challenge(request)
-
-    def get_exception_handler(self) -> Any:
-        return exception_handler
 
     def handle_exception(self, exc: Exception) -> Response:
         # Content negotiation may have picked YAML for the document; a problem is JSON (or, for a

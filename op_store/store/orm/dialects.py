@@ -97,6 +97,34 @@ _ADMITTED = Operation.State.ADMITTED.value
 _STATE_INDEX = INSERT_COLUMNS.index("state")
 
 
+def admitted_row(
+    scope: str,
+    operation_id: int,
+    *,
+    method: str,
+    key: str,
+    fingerprint: bytes | None,
+    token: int,
+    transactional: bool,
+    created_at: datetime,
+    lease_expires_at: datetime,
+) -> dict[str, Any]:
+    """The column values of a newly admitted row (by :data:`INSERT_COLUMNS` name), for both the
+    default admission and the one-commit mode's."""
+    return {
+        "scope": scope,
+        "operation_id": operation_id,
+        "state": _ADMITTED,
+        "method": method,
+        "key": key,
+        "fingerprint": fingerprint,
+        "token": token,
+        "transactional": transactional,
+        "created_at": created_at,
+        "lease_expires_at": lease_expires_at,
+    }
+
+
 def _bounded(value: str) -> str:
     """``value``, computed only after ``lock_timeout`` was set for the rest of this transaction
     (the first ``%s`` is the bound; see :class:`PostgresDialect`)."""

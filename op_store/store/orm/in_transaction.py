@@ -33,7 +33,7 @@ from op_store.models import Operation
 
 from ..base import Admission, AdmissionOutcome
 from ..common import check_lease, check_operation_id, check_text, fingerprint_digest, new_token
-from .dialects import INSERT_COLUMNS, Dialect, dialect_for
+from .dialects import INSERT_COLUMNS, Dialect, admitted_row, dialect_for
 
 if TYPE_CHECKING:
     from datetime import timedelta
@@ -115,18 +115,17 @@ def admit(
     now = store.now()
     token = new_token()
     lease_expires_at = now + lease
-    values = {
-        "scope": store.scope,
-        "operation_id": operation_id,
-        "state": _ADMITTED,
-        "method": method,
-        "key": key,
-        "fingerprint": digest,
-        "token": token,
-        "transactional": True,
-        "created_at": now,
-        "lease_expires_at": lease_expires_at,
-    }
+    values = admitted_row(
+        store.scope,
+        operation_id,
+        method=method,
+        key=key,
+        fingerprint=digest,
+        token=token,
+        transactional=True,
+        created_at=now,
+        lease_expires_at=lease_expires_at,
+    )
     params = [dialect.prep(name, values[name]) for name in INSERT_COLUMNS]
     row_key = dialect.key(store.scope, operation_id)
     inserted = _insert(store, conn, dialect, params, row_key)

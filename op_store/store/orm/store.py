@@ -37,7 +37,7 @@ from ..common import (
 )
 from . import in_transaction, maintenance
 from .alias import store_alias
-from .dialects import INSERT_COLUMNS, Dialect, StoredRow, dialect_for
+from .dialects import INSERT_COLUMNS, Dialect, StoredRow, admitted_row, dialect_for
 from .prepared import statement_cursor
 from .schemas import DatabaseSchemaSource
 from .sealing import seal
@@ -157,18 +157,17 @@ class DjangoOperationStore(LeasedOperationStore):
         now = self._clock()
         token = new_token()
         lease_expires_at = now + lease
-        values = {
-            "scope": self.scope,
-            "operation_id": operation_id,
-            "state": _ADMITTED,
-            "method": method,
-            "key": key,
-            "fingerprint": digest,
-            "token": token,
-            "transactional": transactional,
-            "created_at": now,
-            "lease_expires_at": lease_expires_at,
-        }
+        values = admitted_row(
+            self.scope,
+            operation_id,
+            method=method,
+            key=key,
+            fingerprint=digest,
+            token=token,
+            transactional=transactional,
+            created_at=now,
+            lease_expires_at=lease_expires_at,
+        )
 
         def params() -> list[Any]:
             return [dialect.prep(name, values[name]) for name in INSERT_COLUMNS]
