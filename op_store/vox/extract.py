@@ -25,6 +25,10 @@ How annotations map (the codec in :mod:`.postcard` follows the same classificati
   from the first instantiation met, as vox builds it from a monomorphised Rust type: a field
   annotated with a bare type parameter is ``Var``, any other field is concrete (``items: list[T]``
   in ``Page[int]`` is ``Concrete(list, [i64])``); ``Page[int]`` is ``Concrete(page, [i64])``.
+  One deviation: when a Map or Result family is met both with a repeated argument
+  (``dict[bool, bool]``, whose vox body is ``Map{K, K}``) and without one in the same annotation,
+  its body is the generic ``Map{K, V}`` / ``Ok(T) | Err(E)``, since vox's would misdescribe the
+  other instantiations (:meth:`_Extractor.unify_families`).
 - a unit-only ``enum.Enum`` -> Enum, variant index = declaration position (aliases are not variants);
   a :class:`~.enums.VoxEnum` -> Enum with unit/newtype/tuple/struct variants.
 - self- and mutually recursive dataclasses and enums, string forward references included (resolved
@@ -128,6 +132,8 @@ class _Extractor:
         self.schemas: dict[Any, Schema] = {}  # by key, in emission order
         self.ids: dict[Any, int] = {}
         self.seen: set[Any] = set()
+        # For the two-parameter families: does each instantiation met repeat its first argument?
+        self.repeats: dict[Any, set[bool]] = {}
 
     def _id_for(self, key: Any) -> int:
         tid = self.ids.get(key)
@@ -170,6 +176,10 @@ class _Extractor:
             self.seen.add(shape)
         except TypeError:  # unhashable metadata: such an annotation is never the same shape twice
             new = True
+        if isinstance(node, MapNode):
+            self.repeats.setdefault(key, set()).add(node.value == node.key)
+        elif isinstance(node, ResultNode):
+            self.repeats.setdefault(key, set()).add(node.err == node.ok)
         if not new or key in self.schemas:
             return Concrete(tid, self._args(node))
         if isinstance(node, PrimNode):
@@ -244,10 +254,42 @@ class _Extractor:
             variants.append(VariantSchema(v.name, v.index, payload))
         return EnumKind(vox_name(cls), tuple(variants))
 
+    def unify_families(self) -> None:
+        """Make a Map or Result schema parametric when its instantiations disagree on its body.
+
+        vox builds one body per family from the first instantiation met, and there a second argument
+        equal to the first becomes ``Var`` of the *first* parameter (``dict[bool, bool]`` gives
+        ``Map{K, K}``). Every other instantiation in the same pass shares that body, so for
+        ``dict[bool, dict[bool, bool]]`` the outer map's values would be read as ``K``: the schemas
+        no longer describe the bytes. Only then is the body replaced by the generic one
+        (``Map{K, V}``, ``Ok(T) | Err(E)``), which fits every instantiation; a pass whose
+        instantiations all agree keeps vox's body and ids. Both bodies refer to no other schema,
+        so the emission order, and every other id, stay as vox computes them.
+        """
+        for key, repeats in self.repeats.items():
+            if len(repeats) < 2:
+                continue
+            old = self.schemas[key]
+            kind: SchemaKind
+            if key == ("map",):
+                kind = MapKind(Var("K"), Var("V"))
+            else:
+                assert isinstance(old.kind, EnumKind)
+                ok, err = old.kind.variants
+                kind = EnumKind(
+                    old.kind.name,
+                    (
+                        VariantSchema(ok.name, ok.index, NewtypePayload(Var("T"))),
+                        VariantSchema(err.name, err.index, NewtypePayload(Var("E"))),
+                    ),
+                )
+            self.schemas[key] = Schema(id=old.id, kind=kind, type_params=old.type_params)
+
 
 def _build(tp: Any) -> tuple[TypeRef, dict[int, Schema]]:
     extractor = _Extractor()
     provisional_root = extractor.extract(tp)
+    extractor.unify_families()
     id_map, schemas = finalize_content_hashes(extractor.schemas.values())
     return rewrite_type_ref(provisional_root, id_map), {s.id: s for s in schemas}
 
