@@ -550,11 +550,12 @@ class MySqlDialect(Dialect):
 
     Read-first needs READ COMMITTED (Django's default for MySQL, ``OPTIONS["isolation_level"]``):
     under InnoDB's REPEATABLE READ a second SELECT in the same transaction reads the first one's
-    snapshot and would never see the row that made the INSERT a duplicate (``op_store.W006``).
+    snapshot and would never see the row that made the INSERT a duplicate (``op_store.W008``).
     The sibling sets it on its own session whatever the settings say.
     """
 
     vendor = "mysql"
+    reads_first = True
     #: The isolation level op_store's reads need (see the class docstring).
     isolation_level = "READ COMMITTED"
     #: ``innodb_lock_wait_timeout`` (seconds) of the sibling: a wait on one's own transaction ends.
