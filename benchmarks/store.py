@@ -187,7 +187,7 @@ class RawStoreStatements:
             assert cur.fetchone() is None
             cur.execute(self.admit, insert)
         else:
-            cur.execute(self.admit, insert + key)
+            cur.execute(self.admit, sql.admit_params(insert, key))
         cur.fetchall()
         sealed = {
             "state": "sealed",
@@ -392,7 +392,8 @@ def _assigns_xid(alias: str, store: Any, operation_id: int) -> int:
         "created_at": now,
         "lease_expires_at": now,
     }
-    params = [sql.prep(name, values[name]) for name in INSERT_COLUMNS] + sql.key(store.scope, operation_id)
+    insert = [sql.prep(name, values[name]) for name in INSERT_COLUMNS]
+    params = sql.admit_params(insert, sql.key(store.scope, operation_id))
     with transaction.atomic(using=alias), conn.cursor() as cursor:
         cursor.execute(sql.admit_statement, params)
         assert cursor.fetchall(), "the operation should exist"

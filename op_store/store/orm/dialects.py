@@ -495,6 +495,10 @@ class PostgresDialect(Dialect):
         """The ``lock_timeout`` value of the store's bounded statements, from the settings."""
         return lock_timeout_text(op_store_settings.LOCK_TIMEOUT)
 
+    def admit_params(self, insert: list[Any], key: list[Any]) -> list[Any]:
+        """The parameters of ``admit_statement``: the INSERT's, the bound's with the state's, the key."""
+        return [*insert[:_STATE_INDEX], self.lock_timeout(), *insert[_STATE_INDEX:], *key]
+
     def take_over_params(self, params: list[Any]) -> list[Any]:
         # The bound's parameter comes just before the transactional flag's (the third SET value).
         return [*params[:2], self.lock_timeout(), *params[2:]]
@@ -518,9 +522,7 @@ class PostgresDialect(Dialect):
     def admit(
         self, cursor: CursorFactory, key: list[Any], insert_params: Callable[[], list[Any]]
     ) -> tuple[bool, StoredRow | None]:
-        params = insert_params()
-        params.insert(_STATE_INDEX, self.lock_timeout())
-        params += key
+        params = self.admit_params(insert_params(), key)
         for _ in range(_ADMISSION_ATTEMPTS):
             with cursor() as c:
                 c.execute(self.admit_statement, params)
