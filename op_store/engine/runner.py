@@ -175,6 +175,8 @@ class InTransactionStore(Protocol):
 
     def discard_in_transaction(self, operation_id: int, token: int) -> None: ...
 
+    def waited_out(self, exc: BaseException) -> bool: ...
+
 
 def _admits_in_transaction(store: LeasedOperationStore) -> bool:
     """Whether ``store`` is an :class:`InTransactionStore` (an attribute look-up: a runtime-checked
@@ -486,6 +488,7 @@ def _one_commit_attempt(job: Job, work: SyncWork, store: InTransactionStore) -> 
     log, describe = work.log, work.describe
     phase = Phase.WORK
     settled: Settlement | None = None
+    admission: Admission | None = None
     try:
         with transaction.atomic(using=alias):
             admission = store.admit_in_transaction(
@@ -515,6 +518,10 @@ def _one_commit_attempt(job: Job, work: SyncWork, store: InTransactionStore) -> 
     except Exception as exc:
         # Whatever was written is rolled back with the admission: a retry runs the work again.
         if phase is Phase.WORK:
+            if admission is None and store.waited_out(exc):
+                # Another transaction held the lock we wait for to admit (SQLite's writer lock, taken
+                # already at BEGIN with transaction_mode IMMEDIATE): as when the INSERT waits it out.
+                return Admission(AdmissionOutcome.IN_FLIGHT)
             raise
         if phase is Phase.SEAL or not isinstance(exc, DatabaseError):
             log.exception("op_store: sealing %s failed; its writes were rolled back", describe(job))

@@ -26,7 +26,7 @@ import hashlib
 import weakref
 from typing import TYPE_CHECKING, Any
 
-from django.db import IntegrityError, OperationalError, connections, transaction
+from django.db import DatabaseError, IntegrityError, OperationalError, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from op_store.models import Operation
@@ -169,6 +169,14 @@ def _insert(
     except IntegrityError:
         return False
     return True
+
+
+def waited_out(store: DjangoOperationStore, exc: BaseException) -> bool:
+    """Whether ``exc`` is a lock wait that ran out on the store's database: SQLite's busy timeout
+    (also at a ``BEGIN IMMEDIATE``, before the admission ran), PostgreSQL's ``lock_timeout``."""
+    if not isinstance(exc, DatabaseError):
+        return False
+    return dialect_for(connections[store.alias]).busy_error(exc) is not None
 
 
 def discard(store: DjangoOperationStore, operation_id: int, token: int) -> None:

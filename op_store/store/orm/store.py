@@ -353,6 +353,10 @@ class DjangoOperationStore(LeasedOperationStore):
         """Admit inside the transaction open on the store's database: the row commits with it or not at all."""
         return in_transaction.admit(self, operation_id, fingerprint=fingerprint, lease=lease, method=method, key=key)
 
+    def waited_out(self, exc: BaseException) -> bool:
+        """Whether ``exc`` says a wait for another transaction's lock ran out (the operation may be in flight)."""
+        return in_transaction.waited_out(self, exc)
+
     def discard_in_transaction(self, operation_id: int, token: int) -> None:
         """Delete the row :meth:`admit_in_transaction` inserted, in the same open transaction."""
         in_transaction.discard(self, check_operation_id(operation_id), token)
