@@ -30,6 +30,7 @@ from ..common import classify_existing
 from .outcomes import IsolationLimit
 
 __all__ = [
+    "ADMISSION_FUNCTION",
     "DIALECTS",
     "INSERT_COLUMNS",
     "INSERT_SEALED_COLUMNS",
@@ -90,6 +91,9 @@ _ADAPTED = frozenset(
         "expires_at",
     }
 )
+#: The PostgreSQL admission function (``op_store/migrations/0003_admission_function.py``); its
+#: parameters are :data:`INSERT_COLUMNS`, the lock bound and the one-commit mode's lock key.
+ADMISSION_FUNCTION = "op_store_admit"
 #: How often an admission is tried again when a concurrent change hid the row from it.
 _ADMISSION_ATTEMPTS = 5
 
@@ -191,7 +195,7 @@ class Dialect:
 
     vendor: ClassVar[str] = ""
     #: Whether :meth:`admit` reads the row before it inserts (then ``READ_FIRST`` adds nothing).
-    reads_first: ClassVar[bool] = False
+    reads_first: bool = False
     #: Whether ``release``/``remove`` run on the sibling connection inside a caller's transaction.
     removes_on_sibling: ClassVar[bool] = True
 
@@ -467,6 +471,14 @@ class PostgresDialect(Dialect):
     def __init__(self, conn: BaseDatabaseWrapper) -> None:
         super().__init__(conn)
         col, t, where = self.col, self.table, self.where
+        #: ``OP_STORE["ADMISSION_FUNCTION"]``: admit by calling ``op_store_admit`` (migration 0003),
+        #: which reads the row first (then ``READ_FIRST`` adds nothing). The dialect is built again
+        #: when ``OP_STORE`` changes (:func:`forget_dialects`).
+        self.uses_function = self.reads_first = bool(op_store_settings.ADMISSION_FUNCTION)
+        # Typed placeholders: the call resolves to the one function whatever the driver sends.
+        types = ["text", "bigint", "text", "text", "text", "bytea", "bigint", "boolean", "timestamptz", "timestamptz"]
+        arguments = ", ".join(f"%s::{name}" for name in [*types, "text", "bigint"])
+        self.call_admit = f"SELECT * FROM {conn.ops.quote_name(ADMISSION_FUNCTION)}({arguments})"
         row = self.row_columns
         bounded_state = _bounded("%s")
         values = ", ".join(bounded_state if n == "state" else "%s" for n in INSERT_COLUMNS)
@@ -519,9 +531,34 @@ class PostgresDialect(Dialect):
             return super().delete_statement(owned=owned, on_sibling=False)
         return self.delete_owned_nowait if owned else self.delete_admitted_nowait
 
+    def call_admission_function(
+        self, c: Any, insert: list[Any], lock_key: int | None
+    ) -> tuple[bool | None, StoredRow | None]:
+        """Run ``op_store_admit``: (inserted, the row), (None, None) when another transaction holds
+        ``lock_key`` (the one-commit mode), (False, None) when the row vanished (try again).
+
+        The one-commit mode passes no lock bound: a bound set in the caller's transaction would
+        last into the view's own statements.
+        """
+        c.execute(self.call_admit, [*insert, None if lock_key is not None else self.lock_timeout(), lock_key])
+        found = c.fetchone()
+        if found is None:
+            return False, None
+        if found[0] is None:
+            return None, None
+        return bool(found[0]), self.row(found[1:])
+
     def admit(
         self, cursor: CursorFactory, key: list[Any], insert_params: Callable[[], list[Any]]
     ) -> tuple[bool, StoredRow | None]:
+        if self.uses_function:
+            insert = insert_params()
+            for _ in range(_ADMISSION_ATTEMPTS):
+                with cursor() as c:
+                    inserted, row = self.call_admission_function(c, insert, None)
+                if row is not None:
+                    return bool(inserted), row
+            self.admission_failed(key)
         params = self.admit_params(insert_params(), key)
         for _ in range(_ADMISSION_ATTEMPTS):
             with cursor() as c:
