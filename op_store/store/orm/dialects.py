@@ -19,6 +19,7 @@ from typing import Any, ClassVar, NoReturn
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import CharField
 
 from op_store.conf import DATABASE_SETTINGS, op_store_settings, reset_on_change
 from op_store.models import Operation, Schema
@@ -195,7 +196,7 @@ class Dialect:
 
     vendor: ClassVar[str] = ""
     #: Whether :meth:`admit` reads the row before it inserts (then ``READ_FIRST`` adds nothing).
-    reads_first: bool = False
+    reads_first: ClassVar[bool] = False
     #: Whether ``release``/``remove`` run on the sibling connection inside a caller's transaction.
     removes_on_sibling: ClassVar[bool] = True
 
@@ -471,12 +472,13 @@ class PostgresDialect(Dialect):
     def __init__(self, conn: BaseDatabaseWrapper) -> None:
         super().__init__(conn)
         col, t, where = self.col, self.table, self.where
-        #: ``OP_STORE["ADMISSION_FUNCTION"]``: admit by calling ``op_store_admit`` (migration 0003),
-        #: which reads the row first (then ``READ_FIRST`` adds nothing). The dialect is built again
-        #: when ``OP_STORE`` changes (:func:`forget_dialects`).
-        self.uses_function = self.reads_first = bool(op_store_settings.ADMISSION_FUNCTION)
-        # Typed placeholders: the call resolves to the one function whatever the driver sends.
-        types = ["text", "bigint", "text", "text", "text", "bytea", "bigint", "boolean", "timestamptz", "timestamptz"]
+        # ``OP_STORE["ADMISSION_FUNCTION"]``: the call of ``op_store_admit`` (migration 0003). Typed
+        # placeholders, so that the call resolves to the function whatever types the driver sends
+        # (text, not varchar(n): a cast to varchar(n) would cut a value short instead of failing).
+        types = [
+            "text" if isinstance(self.fields[n], CharField) else str(self.fields[n].db_type(conn))
+            for n in INSERT_COLUMNS
+        ]
         arguments = ", ".join(f"%s::{name}" for name in [*types, "text", "bigint"])
         self.call_admit = f"SELECT * FROM {conn.ops.quote_name(ADMISSION_FUNCTION)}({arguments})"
         row = self.row_columns
@@ -548,17 +550,23 @@ class PostgresDialect(Dialect):
             return None, None
         return bool(found[0]), self.row(found[1:])
 
+    def admit_by_function(
+        self, cursor: CursorFactory, key: list[Any], insert_params: Callable[[], list[Any]]
+    ) -> tuple[bool, StoredRow | None]:
+        """:meth:`admit` by one call of ``op_store_admit``, which reads the row first (a replay
+        writes nothing and needs no ``READ_FIRST``) and sees a concurrent insert it conflicted with."""
+        insert = insert_params()
+        for _ in range(_ADMISSION_ATTEMPTS):
+            with cursor() as c:
+                inserted, row = self.call_admission_function(c, insert, None)
+            if row is not None:
+                return bool(inserted), row
+            # The row was deleted between the conflict and the read: try again.
+        self.admission_failed(key)
+
     def admit(
         self, cursor: CursorFactory, key: list[Any], insert_params: Callable[[], list[Any]]
     ) -> tuple[bool, StoredRow | None]:
-        if self.uses_function:
-            insert = insert_params()
-            for _ in range(_ADMISSION_ATTEMPTS):
-                with cursor() as c:
-                    inserted, row = self.call_admission_function(c, insert, None)
-                if row is not None:
-                    return bool(inserted), row
-            self.admission_failed(key)
         params = self.admit_params(insert_params(), key)
         for _ in range(_ADMISSION_ATTEMPTS):
             with cursor() as c:

@@ -150,7 +150,8 @@ def _insert(
 ) -> tuple[bool | None, StoredRow | None]:
     """Inserted (True), a row is there (False, with the row when the statement read it), or another
     transaction holds the operation (None)."""
-    if isinstance(dialect, PostgresDialect) and dialect.uses_function:
+    if store.uses_admission_function(dialect):
+        assert isinstance(dialect, PostgresDialect)
         # One statement: the function reads the row, takes the lock and inserts.
         with store.cursor(conn) as cursor:
             inserted, row = dialect.call_admission_function(
