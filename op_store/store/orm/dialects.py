@@ -479,7 +479,8 @@ class PostgresDialect(Dialect):
             "text" if isinstance(self.fields[n], CharField) else str(self.fields[n].db_type(conn))
             for n in INSERT_COLUMNS
         ]
-        arguments = ", ".join(f"%s::{name}" for name in [*types, "text", "bigint"])
+        # CAST, not ``::``: a client-bound -9223372036854775808 would be cast before it is negated.
+        arguments = ", ".join(f"CAST(%s AS {name})" for name in [*types, "text", "bigint"])
         self.call_admit = f"SELECT * FROM {conn.ops.quote_name(ADMISSION_FUNCTION)}({arguments})"
         row = self.row_columns
         bounded_state = _bounded("%s")
