@@ -213,10 +213,10 @@ def _commit_counter() -> Any:
         """(statements, commits that write): COMMITs after a write, plus writes run in autocommit.
 
         The one exception is op_store's admission on PostgreSQL, ``WITH ins AS (INSERT .. ON CONFLICT
-        DO NOTHING ..) SELECT ..``: when the id exists the insert does nothing, no transaction id is
-        assigned and its commit writes no WAL (``store`` checks that with
-        ``pg_current_xact_id_if_assigned()``). It is counted as a write when the request then seals
-        or releases the operation (a write to its row), i.e. when it admitted.
+        DO NOTHING ..) SELECT ..`` or a call of the admission function ``op_store_admit``: when the id
+        exists the insert does nothing, no transaction id is assigned and its commit writes no WAL
+        (``store`` checks that with ``pg_current_xact_id_if_assigned()``). It is counted as a write
+        when the request then seals or releases the operation (a write to its row), i.e. when it admitted.
         """
         statements = commits = admissions = 0
         in_transaction = wrote = operation_written = False
@@ -231,7 +231,9 @@ def _commit_counter() -> Any:
                     in_transaction = wrote = False
                 continue
             statements += 1
-            if sql.lstrip().upper().startswith("WITH INS AS (INSERT") and "ON CONFLICT" in sql:
+            if (sql.lstrip().upper().startswith("WITH INS AS (INSERT") and "ON CONFLICT" in sql) or (
+                "op_store_admit(" in sql
+            ):
                 admissions += not in_transaction
                 continue
             if write.search(sql):
