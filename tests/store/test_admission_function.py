@@ -17,6 +17,7 @@ from django.core.management import call_command
 from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
+from op_store import checks as op_checks
 from op_store.conf import op_store_settings
 from op_store.store import AdmissionOutcome, DjangoOperationStore
 from op_store.store.orm import dialect_for
@@ -78,6 +79,21 @@ def test_the_migration_reverses_and_applies_again() -> None:
         call_command("migrate", "op_store", verbosity=0)
     assert function_signature() is not None
     assert DjangoOperationStore("again", admission_function=True).try_admit(1).outcome is AdmissionOutcome.ADMITTED
+
+
+@postgres
+def test_w011_warns_while_the_function_is_missing(settings: Any) -> None:
+    settings.OP_STORE = {"ADMISSION_FUNCTION": True}
+    assert op_checks.check_admission_function(databases=["default"]) == []
+    call_command("migrate", "op_store", "0002", verbosity=0)
+    try:
+        found = op_checks.check_admission_function(databases=["default"])
+        settings.OP_STORE = {"ADMISSION_FUNCTION": False}
+        assert op_checks.check_admission_function(databases=["default"]) == []
+    finally:
+        call_command("migrate", "op_store", verbosity=0)
+    assert [m.id for m in found] == ["op_store.W011"]
+    assert found[0].hint and "migrate" in found[0].hint
 
 
 @pytest.mark.skipif(ON_POSTGRES, reason="the migration's no-op is for the other databases")
