@@ -110,7 +110,7 @@ def test_the_migration_does_nothing_on_other_databases() -> None:
 @postgres
 @pytest.mark.parametrize("read_first", [False, True], ids=["alone", "with-read-first"])
 @pytest.mark.parametrize("prepared", [False, True], ids=["unprepared", "prepared"])
-def test_a_fresh_admission_and_a_replay_are_one_call_each(settings: Any, read_first: bool, prepared: bool) -> None:
+def test_the_statements_of_a_fresh_admission_and_a_replay(settings: Any, read_first: bool, prepared: bool) -> None:
     if prepared and not PREPARES:
         pytest.skip("prepared statements need PostgreSQL without a pooler")
     settings.OP_STORE = {"READ_FIRST": read_first, "PREPARED_STATEMENTS": prepared}
@@ -121,9 +121,13 @@ def test_a_fresh_admission_and_a_replay_are_one_call_each(settings: Any, read_fi
     store.seal_owned(7, admissions[0].token, b"reply", U32, U32_REGISTRY)
     replay, replay_control = captured(lambda: admissions.append(store.try_admit(7, fingerprint=b"f")))
     assert admissions[1].outcome is AdmissionOutcome.SEALED and admissions[1].sealed.response == b"reply"
-    # READ_FIRST adds no SELECT: the function reads first.
-    assert len(fresh) == len(replay) == 1
-    assert ADMISSION_FUNCTION in fresh[0] and ADMISSION_FUNCTION in replay[0]
+    assert len(replay) == 1
+    if read_first:  # a plain SELECT first: a replay stops there, a fresh admission calls the function next
+        assert ADMISSION_FUNCTION not in replay[0] and replay[0].lstrip().upper().startswith("SELECT")
+        assert len(fresh) == 2 and ADMISSION_FUNCTION in fresh[1]
+    else:
+        assert len(fresh) == 1 and ADMISSION_FUNCTION in fresh[0] and ADMISSION_FUNCTION in replay[0]
+    assert "INSERT" not in replay[0].upper()  # the call's INSERT is inside the function
     assert fresh_control == replay_control == 0  # autocommit: no BEGIN, no COMMIT
 
 

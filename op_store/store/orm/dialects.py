@@ -555,7 +555,9 @@ class PostgresDialect(Dialect):
         self, cursor: CursorFactory, key: list[Any], insert_params: Callable[[], list[Any]]
     ) -> tuple[bool, StoredRow | None]:
         """:meth:`admit` by one call of ``op_store_admit``, which reads the row first (a replay
-        writes nothing and needs no ``READ_FIRST``) and sees a concurrent insert it conflicted with."""
+        writes nothing) and sees a concurrent insert it conflicted with (no retry loop needed but
+        for a row deleted in between). ``READ_FIRST`` still reads with a plain SELECT before: it
+        costs less than the call on the client (no INSERT parameters to build and send)."""
         insert = insert_params()
         for _ in range(_ADMISSION_ATTEMPTS):
             with cursor() as c:

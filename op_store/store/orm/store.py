@@ -182,9 +182,9 @@ class DjangoOperationStore(LeasedOperationStore):
             return [dialect.prep(name, values[name]) for name in INSERT_COLUMNS]
 
         try:
-            by_function = self.uses_admission_function(dialect)
-            row = None if by_function else self._read_first(conn, dialect, operation_id)
+            row = self._read_first(conn, dialect, operation_id)
             if row is None:
+                by_function = self.uses_admission_function(dialect)
                 admit = cast(PostgresDialect, dialect).admit_by_function if by_function else dialect.admit
                 with bounded(dialect):
                     inserted, row = admit(
