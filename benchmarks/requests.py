@@ -249,7 +249,7 @@ def _commit_counter() -> Any:
                 continue
             statements += 1
             if (sql.lstrip().upper().startswith("WITH INS AS (INSERT") and "ON CONFLICT" in sql) or (
-                "op_store_admit(" in sql
+                "op_store_admit" in sql
             ):
                 admissions += not in_transaction
                 continue
