@@ -9,7 +9,9 @@ out while the first runs:
 
 - PostgreSQL: a transaction-scoped advisory lock on the operation (``pg_try_advisory_xact_lock``,
   which PgBouncer's transaction pooling allows), taken without waiting in the statement that
-  inserts; a duplicate that does not get it is told the operation is in flight.
+  inserts; a duplicate that does not get it is told the operation is in flight. With
+  ``ADMISSION_FUNCTION`` that statement is a call of ``op_store_admit`` with the lock's key, which
+  also returns the row a failed insert met (no second SELECT).
 - SQLite: the single writer lock. The INSERT is the transaction's first statement, so it waits for
   the lock for the connection's busy timeout (``OPTIONS["timeout"]``, 5 s by default); a duplicate
   that times out is told the operation is in flight, one that gets the lock after the first

@@ -57,6 +57,8 @@ class DjangoOperationStore(LeasedOperationStore):
     ``scope`` separates clients: operation ids are only unique per client session, so the same id
     in two scopes is two operations. ``clock`` (default ``django.utils.timezone.now``) lets tests
     travel in time; leases and retention are computed from it, not from the database server.
+    ``prepared`` and ``admission_function`` (None: the settings ``PREPARED_STATEMENTS`` and
+    ``ADMISSION_FUNCTION``) choose how this store runs its statements and admits on PostgreSQL.
     """
 
     def __init__(
