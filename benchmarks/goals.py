@@ -43,6 +43,10 @@ def evaluate(rows: list[Row]) -> list[Row]:
         goal(db, "fresh request adds (floors), PREPARED_STATEMENTS",
              _find(rows, req, f"{prepared}: fresh adds (floors)"),
              lambda v: v <= 1.2, "<= 1.2", "floors")  # fmt: skip
+        function = "exactly_once, admission function"
+        goal(db, "fresh request adds (floors), ADMISSION_FUNCTION",
+             _find(rows, req, f"{function}: fresh adds (floors)"),
+             lambda v: v <= 1.2, "<= 1.2", "floors")  # fmt: skip
         goal(db, "fresh request commits", _find(rows, req, "exactly_once, fresh: commits"),
              lambda v: v <= 2, "<= 2", "commits")  # fmt: skip
         bare = _find(rows, req, "writing view bare: commits")
@@ -78,6 +82,15 @@ def evaluate(rows: list[Row]) -> list[Row]:
         goal(db, "replay adds over the bare view, PREPARED_STATEMENTS",
              _find(rows, req, f"{prepared}: replay adds (time)"),
              lambda v: v <= 200, "<= 200 us", "us")  # fmt: skip
+        goal(db, "replay adds over the bare view, ADMISSION_FUNCTION",
+             _find(rows, req, f"{function}: replay adds (time)"),
+             lambda v: v <= 200, "<= 200 us", "us")  # fmt: skip
+        goal(db, "one-commit mode with ADMISSION_FUNCTION: a writing view's fresh request adds (floors)",
+             _find(rows, req, f"writing view, {one}, admission function: adds (floors)"),
+             lambda v: v <= 0.5, "<= 0.5", "floors")  # fmt: skip
+        goal(db, "ORM store cycle / raw SQL cycle, ADMISSION_FUNCTION",
+             _find(rows, store, "admit+seal+get cycle: django, admission function / admit+seal+get cycle: raw"),
+             lambda v: v <= 1.2, "<= 1.2", "ratio")  # fmt: skip
         goal(db, "ORM store cycle / raw SQL cycle, PREPARED_STATEMENTS",
              _find(rows, store, "admit+seal+get cycle: django, prepared statements / admit+seal+get cycle: raw"),
              lambda v: v <= 1.2, "<= 1.2", "ratio")  # fmt: skip

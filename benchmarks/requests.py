@@ -150,6 +150,19 @@ def _prepared_store(scope: str) -> Any:
     return DjangoOperationStore(scope, prepared=True)
 
 
+def _function_store(scope: str) -> Any:
+    """The ORM store admitting through the admission function (``OP_STORE["ADMISSION_FUNCTION"]``)."""
+    from op_store.store import DjangoOperationStore
+
+    return DjangoOperationStore(scope, admission_function=True)
+
+
+#: The PostgreSQL admission function's cases (unprepared, like the default "exactly_once").
+FUNCTION_LABEL = "exactly_once, admission function"
+ONE_COMMIT_FUNCTION_LABEL = f"{ONE_COMMIT_LABEL}, admission function"
+ONE_COMMIT_FUNCTION = f"writing view, {ONE_COMMIT_FUNCTION_LABEL}"
+
+
 def build_urlpatterns() -> list[URLPattern]:
     patterns = [
         path("bench/bare/", trivial),
@@ -165,6 +178,10 @@ def build_urlpatterns() -> list[URLPattern]:
     from .concurrency import slow_view
 
     patterns.append(path("bench/once-prepared/", exactly_once(scope=SCOPE, store=_prepared_store)(trivial)))
+    patterns.append(path("bench/once-function/", exactly_once(scope=SCOPE, store=_function_store)(trivial)))
+    one_commit_function = exactly_once(scope=SCOPE, store=_function_store, admission="in_transaction")
+    patterns.append(path("bench/one-commit-function/", one_commit_function(trivial)))
+    patterns.append(path("bench/write/one-commit-function/", one_commit_function(writing)))
 
     patterns.append(path("bench/slow/once/", exactly_once(scope=SCOPE)(slow_view)))
     if available("idempotency_key"):
@@ -213,10 +230,10 @@ def _commit_counter() -> Any:
         """(statements, commits that write): COMMITs after a write, plus writes run in autocommit.
 
         The one exception is op_store's admission on PostgreSQL, ``WITH ins AS (INSERT .. ON CONFLICT
-        DO NOTHING ..) SELECT ..``: when the id exists the insert does nothing, no transaction id is
-        assigned and its commit writes no WAL (``store`` checks that with
-        ``pg_current_xact_id_if_assigned()``). It is counted as a write when the request then seals
-        or releases the operation (a write to its row), i.e. when it admitted.
+        DO NOTHING ..) SELECT ..`` or a call of the admission function ``op_store_admit``: when the id
+        exists the insert does nothing, no transaction id is assigned and its commit writes no WAL
+        (``store`` checks that with ``pg_current_xact_id_if_assigned()``). It is counted as a write
+        when the request then seals or releases the operation (a write to its row), i.e. when it admitted.
         """
         statements = commits = admissions = 0
         in_transaction = wrote = operation_written = False
@@ -231,7 +248,9 @@ def _commit_counter() -> Any:
                     in_transaction = wrote = False
                 continue
             statements += 1
-            if sql.lstrip().upper().startswith("WITH INS AS (INSERT") and "ON CONFLICT" in sql:
+            if (sql.lstrip().upper().startswith("WITH INS AS (INSERT") and "ON CONFLICT" in sql) or (
+                "op_store_admit" in sql
+            ):
                 admissions += not in_transaction
                 continue
             if write.search(sql):
@@ -332,6 +351,14 @@ def _trivial(alias: str, client: Any, quick: bool) -> list[Row]:
             client, "/bench/once-prepared/", functools.partial(str, "prep-replay")
         )
         pairs.append(("exactly_once, prepared statements", "bare view", *list(cases)[-2:]))  # type: ignore[arg-type]
+    if alias.startswith("postgres"):
+        cases[f"{FUNCTION_LABEL}, fresh"] = _poster(client, "/bench/once-function/", _counter(f"fn-{alias}"))
+        cases[f"{FUNCTION_LABEL}, replay"] = _poster(client, "/bench/once-function/", functools.partial(str, "fn-r"))
+        pairs.append((FUNCTION_LABEL, "bare view", *list(cases)[-2:]))  # type: ignore[arg-type]
+        one_fn = "/bench/one-commit-function/"
+        cases[f"{ONE_COMMIT_FUNCTION_LABEL}, fresh"] = _poster(client, one_fn, _counter(f"one-fn-{alias}"))
+        cases[f"{ONE_COMMIT_FUNCTION_LABEL}, replay"] = _poster(client, one_fn, functools.partial(str, "one-fn-r"))
+        pairs.append((ONE_COMMIT_FUNCTION_LABEL, "bare view", *list(cases)[-2:]))  # type: ignore[arg-type]
     unprepared = None
     if alias.startswith("postgres"):
         unprepared = RawBaseline(alias, prepared=False)
@@ -450,6 +477,14 @@ def _costs(alias: str, client: Any, group: str) -> list[Row]:
             ("drf-idempotencykey, fresh", _poster(client, "/bench/drfik/", _uuids())),
             ("drf-idempotencykey, replay", replay),
         ]
+    if alias.startswith("postgres"):
+        one_fn = "/bench/one-commit-function/"
+        checks += [
+            (f"{FUNCTION_LABEL}, fresh", _poster(client, "/bench/once-function/", _counter(f"cost-fn-{alias}"))),
+            (f"{FUNCTION_LABEL}, replay", _poster(client, "/bench/once-function/", functools.partial(str, "fn-r"))),
+            (f"{ONE_COMMIT_FUNCTION_LABEL}, fresh", _poster(client, one_fn, _counter(f"cost-one-fn-{alias}"))),
+            (f"{ONE_COMMIT_FUNCTION_LABEL}, replay", _poster(client, one_fn, functools.partial(str, "one-fn-r"))),
+        ]
     for name, fn in checks:
         rows += _cost_rows(group, name, aliases, fn)
     return rows
@@ -472,6 +507,10 @@ def _writes_and_work(alias: str, client: Any, quick: bool) -> list[Row]:
         "working view bare": _poster(client, "/bench/work/bare/", None),
         "working view, exactly_once replay": _poster(client, "/bench/work/once/", work_replay),
     }
+    writing_views = ["writing view, exactly_once", "writing view, exactly_once(atomic=True)", ONE_COMMIT]
+    if alias.startswith("postgres"):
+        cases[ONE_COMMIT_FUNCTION] = _poster(client, "/bench/write/one-commit-function/", new_key)
+        writing_views.append(ONE_COMMIT_FUNCTION)
     rounds, block = (5, 30) if quick else (7, 100)
     try:
         medians = measure(cases, rounds=rounds, block=block, warmup=3)
@@ -480,7 +519,7 @@ def _writes_and_work(alias: str, client: Any, quick: bool) -> list[Row]:
     floor = medians["floor (raw SQL cycle)"]
     rows = timing_rows(group, {k: v for k, v in medians.items() if k != "floor (raw SQL cycle)"})
     bare = medians["writing view bare"]
-    for name in ("writing view, exactly_once", "writing view, exactly_once(atomic=True)", ONE_COMMIT):
+    for name in writing_views:
         rows.append(row(group, f"{name}: adds (floors)", (medians[name] - bare) / floor, "floors", "view writes 1 row"))
     rows.append(
         row(
@@ -497,6 +536,11 @@ def _writes_and_work(alias: str, client: Any, quick: bool) -> list[Row]:
         ("writing view, exactly_once", "/bench/write/once/", new_key),
         ("writing view, exactly_once(atomic=True)", "/bench/write/atomic/", new_key),
         (ONE_COMMIT, "/bench/write/one-commit/", new_key),
+        *(
+            [(ONE_COMMIT_FUNCTION, "/bench/write/one-commit-function/", new_key)]
+            if alias.startswith("postgres")
+            else []
+        ),
     ):
         rows += _cost_rows(group, name, aliases, _poster(client, url, keys))
     return rows

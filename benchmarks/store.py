@@ -261,9 +261,10 @@ def _cycles(alias: str, quick: bool) -> list[Row]:
         return cycle
 
     django_cycle = cycle_of(django_store)
-    prepared_store = None
+    prepared_store = function_store = None
     if alias == "postgres":
         prepared_store = DjangoOperationStore(scope=f"bench-{alias}", using=alias, prepared=True)
+        function_store = DjangoOperationStore(scope=f"bench-{alias}", using=alias, admission_function=True)
 
     def memory_cycle() -> object:
         op = next(ids)
@@ -283,6 +284,8 @@ def _cycles(alias: str, quick: bool) -> list[Row]:
         cases |= {"django": django_cycle, "memory": memory_cycle}
         if prepared_store is not None:
             cases["django, prepared statements"] = cycle_of(prepared_store)
+        if function_store is not None:
+            cases["django, admission function"] = cycle_of(function_store)
         medians = measure(cases, rounds=rounds, block=block)
         rows += timing_rows(
             group,
@@ -314,6 +317,16 @@ def _cycles(alias: str, quick: bool) -> list[Row]:
                     "OP_STORE['PREPARED_STATEMENTS']",
                 )
             )
+        if "django, admission function" in medians:
+            rows.append(
+                row(
+                    group,
+                    "admit+seal+get cycle: django, admission function / django",
+                    medians["django, admission function"] / medians["django"],
+                    "ratio",
+                    "OP_STORE['ADMISSION_FUNCTION'] vs the CTE, both unprepared",
+                )
+            )
         n, control = statements(alias, django_cycle)
         rows.append(row(group, "statements per cycle: django", n, "stmts", f"+{control} transaction control"))
         rows.append(row(group, "statements per cycle: raw", 3, "stmts", "by construction, 2 commits"))
@@ -340,6 +353,15 @@ def _cycles(alias: str, quick: bool) -> list[Row]:
                 if prepared_store is not None
                 else {}
             ),
+            **(
+                {
+                    "django, admission function (try_admit)": lambda: function_store.try_admit(
+                        replay_id, fingerprint=FINGERPRINT
+                    )
+                }
+                if function_store is not None
+                else {}
+            ),
             "memory (try_admit)": lambda: memory_store.try_admit(replay_id, fingerprint=FINGERPRINT),
             "SELECT 1 through Django's cursor": _select_one(alias),
         }
@@ -347,8 +369,30 @@ def _cycles(alias: str, quick: bool) -> list[Row]:
         rows += timing_rows(
             group, {f"replay lookup: {k}": v for k, v in medians.items()}, baseline="replay lookup: raw"
         )
+        if "django, admission function (try_admit)" in medians:
+            peek = medians["django (peek: the read-first SELECT)"]
+            rows += [
+                row(
+                    group,
+                    f"replay lookup: {name} / django (peek: the read-first SELECT)",
+                    medians[name] / peek,
+                    "ratio",
+                )
+                for name in ("django (try_admit)", "django, admission function (try_admit)")
+            ]
         n, control = statements(alias, lambda: django_store.try_admit(replay_id, fingerprint=FINGERPRINT))
         rows.append(row(group, "statements per replay lookup: django", n, "stmts", f"+{control} transaction control"))
+        if function_store is not None:
+            n, control = statements(alias, lambda: function_store.try_admit(replay_id, fingerprint=FINGERPRINT))
+            rows.append(
+                row(
+                    group,
+                    "statements per replay lookup: django, admission function",
+                    n,
+                    "stmts",
+                    f"+{control} transaction control",
+                )
+            )
         if alias.startswith("postgres"):
             rows.append(
                 row(

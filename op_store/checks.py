@@ -22,6 +22,10 @@
   connections committed since its snapshot (docs/deployment.md#mysql-and-mariadb).
 - ``op_store.W009`` (database check) MySQL/MariaDB's ``max_allowed_packet`` is too small for a seal
   of a ``MAX_RESPONSE_BYTES`` reply.
+- ``op_store.W010`` ``ADMISSION_FUNCTION`` is on but the store's database is not PostgreSQL: it has
+  no effect.
+- ``op_store.W011`` (database check) ``ADMISSION_FUNCTION`` is on but the store's PostgreSQL database
+  has no ``op_store_admit`` (migration 0003 not applied, or applied in another schema).
 - ``op_store.W040`` ``ExactlyOnceMiddleware`` is not after ``AuthenticationMiddleware``; the default
   scope resolver then sees every request as anonymous (keys are refused or kept per session, not per user).
 - ``op_store.W041`` a middleware with ``process_view`` comes after ``ExactlyOnceMiddleware``; for
@@ -93,6 +97,16 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                     f"OP_STORE['PREPARED_STATEMENTS'] has no effect on database {alias!r} ({vendor}).",
                     hint="Only PostgreSQL through psycopg 3 prepares the store's statements; remove the setting.",
                     id="op_store.W005",
+                )
+            )
+    if values["ADMISSION_FUNCTION"] and alias in settings.DATABASES:
+        vendor = _vendor(settings.DATABASES[alias])
+        if vendor != "postgresql":
+            errors.append(
+                Warning(
+                    f"OP_STORE['ADMISSION_FUNCTION'] has no effect on database {alias!r} ({vendor}).",
+                    hint="The admission function is PostgreSQL's; remove the setting.",
+                    id="op_store.W010",
                 )
             )
     if values["STALE_POLICY"] == "reexecute":
@@ -222,6 +236,39 @@ def check_sqlite_journal_mode(app_configs: Any = None, databases: Any = None, **
             "reads would block a separate admission, so op_store admits inside the request transaction.",
             hint=hint,
             id="op_store.W003",
+        )
+    ]
+
+
+@register(Tags.database)
+def check_admission_function(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """W011: ``ADMISSION_FUNCTION`` is on, and the function is not on the store's PostgreSQL database
+    (asked of the server, so only when the checks run with ``databases``)."""
+    values, _ = _validated()
+    if values is None or not values["ADMISSION_FUNCTION"] or not databases:
+        return []
+    alias = _store_alias()
+    if alias not in databases or alias not in settings.DATABASES or _vendor(settings.DATABASES[alias]) != "postgresql":
+        return []
+    from django.db import connections
+
+    from .store.orm.dialects import ADMISSION_FUNCTION
+
+    with connections[alias].cursor() as cursor:
+        cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_proc WHERE proname = %s AND pg_function_is_visible(oid))",
+            [ADMISSION_FUNCTION],
+        )
+        row = cursor.fetchone()
+    if row[0]:
+        return []
+    return [
+        Warning(
+            f"OP_STORE['ADMISSION_FUNCTION'] is on, but database {alias!r} has no function {ADMISSION_FUNCTION} "
+            "on its search_path: every admission would fail.",
+            hint="Apply op_store's migrations (manage.py migrate op_store; 0003 creates it, which needs CREATE on "
+            "the schema), or turn the setting off.",
+            id="op_store.W011",
         )
     ]
 

@@ -76,6 +76,9 @@ DEFAULTS: dict[str, Any] = {
     # Read an operation's row before trying to admit it, on every database (SQLite always does):
     # a replay is then one plain SELECT, a fresh admission one statement more (docs/settings.md).
     "READ_FIRST": False,
+    # PostgreSQL: admit by calling the plpgsql function op_store_admit (migration 0003) instead of
+    # one CTE statement: planned once per server session, pooler-safe (docs/settings.md).
+    "ADMISSION_FUNCTION": False,
     # Prometheus metrics (op_store.metrics): None = on when prometheus-client is installed; True = on
     # (prometheus-client required); False = off.
     "METRICS": None,
@@ -163,7 +166,7 @@ def validate(user: dict[str, Any]) -> dict[str, Any]:
     out["MAX_RESPONSE_BYTES"] = _number("MAX_RESPONSE_BYTES", raw["MAX_RESPONSE_BYTES"], int, 0)
     out["PURGE_BATCH_SIZE"] = _number("PURGE_BATCH_SIZE", raw["PURGE_BATCH_SIZE"], int, 1)
     out["SEAL_STATUSES"] = as_seal_predicate(raw["SEAL_STATUSES"], "OP_STORE['SEAL_STATUSES']")
-    for key in ("REQUIRE_KEY", "ADMIN_READ_ONLY", "PREPARED_STATEMENTS", "READ_FIRST"):
+    for key in ("REQUIRE_KEY", "ADMIN_READ_ONLY", "PREPARED_STATEMENTS", "READ_FIRST", "ADMISSION_FUNCTION"):
         if not isinstance(raw[key], bool):
             raise ImproperlyConfigured(f"OP_STORE[{key!r}] must be True or False, got {raw[key]!r}")
         out[key] = raw[key]

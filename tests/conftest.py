@@ -46,6 +46,16 @@ def _no_request_left_open() -> Iterator[None]:
     admission_connections.end_request()
 
 
+@pytest.fixture(params=["statement", pytest.param("function", marks=pytest.mark.postgres)])
+def pg_admission(request: pytest.FixtureRequest, settings: Any) -> dict[str, Any]:
+    """Each way PostgreSQL admits: the one CTE statement, and the admission function
+    (``OP_STORE["ADMISSION_FUNCTION"]``; PostgreSQL only). Sets ``OP_STORE`` and returns the keys,
+    for tests that set ``OP_STORE`` themselves to merge."""
+    keys = {"ADMISSION_FUNCTION": True} if request.param == "function" else {}
+    settings.OP_STORE = {**getattr(settings, "OP_STORE", {}), **keys}
+    return keys
+
+
 # --- fixtures shared by the lifecycle tests --------------------------------------------------
 
 

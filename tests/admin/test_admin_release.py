@@ -114,9 +114,7 @@ def test_a_sealed_operation_is_not_released_by_the_button(staff_client, ops):
     response = staff_client.post(_release_url(ops["struct"]), follow=True)
     assert response.redirect_chain[-1][0] == f"{CHANGELIST}{ops['struct'].pk}/change/"
     assert Operation.objects.get(pk=ops["struct"].pk).state == "sealed"
-    assert "1 selected operation was not admitted and was left alone." in [
-        str(m) for m in response.context["messages"]
-    ]
+    assert "1 selected operation was not admitted and was left alone." in [str(m) for m in response.context["messages"]]
 
 
 def test_get_does_not_release(staff_client, ops):

@@ -129,6 +129,18 @@ def test_w004_routers_keep_the_tables_away():
         assert ids(op_checks.check_admission_isolation()) == ["op_store.W004"]
 
 
+def test_w010_the_admission_function_where_it_cannot_apply():
+    postgres = {"ENGINE": "django.db.backends.postgresql", "NAME": "unused", "HOST": "127.0.0.1"}
+    with override_settings(OP_STORE={"ADMISSION_FUNCTION": True}, DATABASES=databases()):
+        found = op_checks.check_settings()
+        assert ids(found) == ["op_store.W010"] and found[0].hint and "sqlite" in found[0].msg
+        with override_settings(DATABASES={"default": postgres}):
+            assert op_checks.check_settings() == []  # the check never connects
+            assert op_checks.check_admission_function() == []  # W011 asks only when given databases
+    with override_settings(OP_STORE={"ADMISSION_FUNCTION": False}, DATABASES=databases()):
+        assert op_checks.check_settings() == []
+
+
 def test_w005_prepared_statements_where_they_cannot_apply():
     postgres = {"ENGINE": "django.db.backends.postgresql", "NAME": "unused", "HOST": "127.0.0.1"}
     with override_settings(OP_STORE={"PREPARED_STATEMENTS": True}, DATABASES=databases()):

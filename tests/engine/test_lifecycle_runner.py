@@ -167,9 +167,7 @@ def test_waiting_replays_what_the_running_owner_sealed(
     assert work.runs == 0
 
 
-@pytest.mark.parametrize(
-    ("stale", "runs"), [("indeterminate", 0), ("reexecute", 1), ("reexecute_if_transactional", 0)]
-)
+@pytest.mark.parametrize(("stale", "runs"), [("indeterminate", 0), ("reexecute", 1), ("reexecute_if_transactional", 0)])
 def test_a_stale_admission_follows_the_stale_policy(
     store: InMemoryOperationStore, clock: FakeClock, stale: str, runs: int
 ) -> None:

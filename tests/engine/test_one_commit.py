@@ -2,7 +2,8 @@
 
 A fresh request commits exactly once (as many times as the bare writing view); a replay is one
 SELECT and commits nothing; a failure rolls the admission back with the view's writes, so a retry
-runs again; a concurrent duplicate never runs the view.
+runs again; a concurrent duplicate never runs the view. On PostgreSQL the tests of commits,
+statements and races run with both admissions (``pg_admission``: the CTE statement, the function).
 """
 
 from __future__ import annotations
@@ -58,7 +59,8 @@ urlpatterns = [
 ]
 
 _CONTROL = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b", re.IGNORECASE)
-_WRITE = re.compile(r"\b(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
+#: A writing statement; a call of the admission function writes (inserts) when the key is new.
+_WRITE = re.compile(r"\b(INSERT|UPDATE|DELETE|op_store_admit)\b", re.IGNORECASE)
 
 
 def statements_and_commits(fn: Any) -> tuple[int, int]:
@@ -90,7 +92,9 @@ def client(user: Any) -> Client:
     return client
 
 
-def test_a_fresh_request_commits_once_like_the_bare_view_and_the_default_mode_twice(client: Client) -> None:
+def test_a_fresh_request_commits_once_like_the_bare_view_and_the_default_mode_twice(
+    client: Client, pg_admission: dict[str, Any]
+) -> None:
     bare = statements_and_commits(lambda: post(client, "/bare/b/"))
     one = statements_and_commits(lambda: post(client, "/one/o/", key="k-one"))
     two = statements_and_commits(lambda: post(client, "/two/t/", key="k-two"))
@@ -100,7 +104,7 @@ def test_a_fresh_request_commits_once_like_the_bare_view_and_the_default_mode_tw
     assert rows("b") == rows("o") == rows("t") == 1
 
 
-def test_a_replay_is_one_select_and_commits_nothing(client: Client, scope: str) -> None:
+def test_a_replay_is_one_select_and_commits_nothing(client: Client, scope: str, pg_admission: dict[str, Any]) -> None:
     first = post(client, "/one/a/")
     assert first.status_code == 201
     assert operation(scope).state == Operation.State.SEALED  # type: ignore[union-attr]
@@ -170,8 +174,8 @@ def _race(client_user: Any, url: str, racers: int) -> list[Any]:
 
 
 @needs_postgres
-def test_32_racers_on_one_key_run_the_view_once(user: Any, settings: Any) -> None:
-    settings.OP_STORE = {"WAIT": 0}
+def test_32_racers_on_one_key_run_the_view_once(user: Any, settings: Any, pg_admission: dict[str, Any]) -> None:
+    settings.OP_STORE = {**pg_admission, "WAIT": 0}
     results = _race(user, "/one/a/?sleep=0.2", 32)
     statuses = sorted(r.status_code for r in results)
     assert statuses.count(201) >= 1
@@ -183,8 +187,10 @@ def test_32_racers_on_one_key_run_the_view_once(user: Any, settings: Any) -> Non
 
 
 @needs_postgres
-def test_with_wait_duplicates_get_the_replay_once_the_first_commits(user: Any, settings: Any) -> None:
-    settings.OP_STORE = {"WAIT": 5}
+def test_with_wait_duplicates_get_the_replay_once_the_first_commits(
+    user: Any, settings: Any, pg_admission: dict[str, Any]
+) -> None:
+    settings.OP_STORE = {**pg_admission, "WAIT": 5}
     results = _race(user, "/one/a/?sleep=0.2", 8)
     assert [r.status_code for r in results] == [201] * 8
     assert sum(not r.has_header("Idempotent-Replayed") for r in results) == 1
@@ -193,8 +199,10 @@ def test_with_wait_duplicates_get_the_replay_once_the_first_commits(user: Any, s
 
 
 @needs_postgres
-def test_a_duplicate_is_answered_in_flight_without_waiting_for_the_first(user: Any, settings: Any) -> None:
-    settings.OP_STORE = {"WAIT": 0}
+def test_a_duplicate_is_answered_in_flight_without_waiting_for_the_first(
+    user: Any, settings: Any, pg_admission: dict[str, Any]
+) -> None:
+    settings.OP_STORE = {**pg_admission, "WAIT": 0}
     started = threading.Event()
     answered: list[tuple[int, float]] = []
 

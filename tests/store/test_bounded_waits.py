@@ -1,6 +1,11 @@
 """Bounded waits on PostgreSQL: a duplicate arriving between a seal and its COMMIT waits at most
 ``OP_STORE["LOCK_TIMEOUT"]``, then is answered 409 in-flight (or, with WAIT, replayed once the
 operation committed), never blocked until the other transaction ends and never a 500.
+
+The request-level tests run with both admissions (``pg_admission``: the CTE statement and the
+admission function). The function reads the committed row first, so a sealed-but-uncommitted
+operation is in flight at once, without a wait; what it can wait on is an inserted but uncommitted
+row (a one-commit admission), bounded the same way.
 """
 
 from __future__ import annotations
@@ -103,9 +108,33 @@ def test_a_store_admission_waits_at_most_the_bound(bound: None, sealed_but_uncom
     assert store.try_admit(1).outcome.value == "sealed"
 
 
+@pytest.mark.parametrize("admission_function", [False, True], ids=["statement", "function"])
+def test_an_admission_waits_at_most_the_bound_on_an_uncommitted_insert(bound: None, admission_function: bool) -> None:
+    inserted, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with transaction.atomic():
+            DjangoOperationStore("uncommitted").admit_in_transaction(5)
+            inserted.set()
+            release.wait(HOLD)
+
+    thread = in_thread(holder)
+    try:
+        assert inserted.wait(10)
+        started = time.monotonic()
+        with pytest.raises(StoreBusyError) as raised:
+            DjangoOperationStore("uncommitted", admission_function=admission_function).try_admit(5)
+        elapsed = time.monotonic() - started
+    finally:
+        release.set()
+        thread.join(30)
+    assert BOUND <= elapsed < WITHIN
+    assert raised.value.in_flight
+
+
 @pytest.mark.urls(__name__)
 def test_a_duplicate_between_seal_and_commit_gets_409_in_flight_at_once(
-    bound: None, user: Any, sealed_but_uncommitted: threading.Event
+    bound: None, pg_admission: dict[str, Any], user: Any, sealed_but_uncommitted: threading.Event
 ) -> None:
     first, second = Client(raise_request_exception=False), Client(raise_request_exception=False)
     first.force_login(user)
@@ -129,7 +158,7 @@ def test_a_duplicate_between_seal_and_commit_gets_409_in_flight_at_once(
 
 @pytest.mark.urls(__name__)
 def test_a_waiting_duplicate_is_replayed_once_the_seal_commits(
-    bound: None, user: Any, sealed_but_uncommitted: threading.Event
+    bound: None, pg_admission: dict[str, Any], user: Any, sealed_but_uncommitted: threading.Event
 ) -> None:
     first, second = Client(raise_request_exception=False), Client(raise_request_exception=False)
     first.force_login(user)
@@ -146,7 +175,7 @@ def test_a_waiting_duplicate_is_replayed_once_the_seal_commits(
 
 @pytest.mark.urls(__name__)
 def test_a_duplicate_inside_an_outer_transaction_gets_409_not_500(
-    bound: None, user: Any, sealed_but_uncommitted: threading.Event
+    bound: None, pg_admission: dict[str, Any], user: Any, sealed_but_uncommitted: threading.Event
 ) -> None:
     first, second = Client(raise_request_exception=False), Client(raise_request_exception=False)
     first.force_login(user)

@@ -17,7 +17,7 @@ from django.db import connections, transaction
 
 from op_store.store import AdmissionOutcome, InMemoryOperationStore
 from op_store.testing import concurrently
-from tests.support.stores import ON_SERVER, ORM_PARAM, PREPARED_PARAM, PREPARES, FakeClock
+from tests.support.stores import FUNCTION_PARAM, ON_POSTGRES, ON_SERVER, ORM_PARAM, PREPARED_PARAM, PREPARES, FakeClock
 
 needs_server = pytest.mark.skipif(
     not ON_SERVER, reason="needs a database server: run with OP_STORE_TEST_DB=postgres or mysql"
@@ -32,6 +32,7 @@ needs_server = pytest.mark.skipif(
             PREPARED_PARAM,
             marks=pytest.mark.skipif(not PREPARES, reason="prepared statements need PostgreSQL without a pooler"),
         ),
+        pytest.param(FUNCTION_PARAM, marks=pytest.mark.skipif(not ON_POSTGRES, reason="the function is PostgreSQL's")),
     ]
 )
 def make_store(request):
@@ -43,7 +44,10 @@ def make_store(request):
     from op_store.store import DjangoOperationStore
 
     prepared = request.param == PREPARED_PARAM
-    return (lambda: DjangoOperationStore(scope="race", clock=clock, prepared=prepared)), clock
+    function = request.param == FUNCTION_PARAM
+    return (
+        lambda: DjangoOperationStore(scope="race", clock=clock, prepared=prepared, admission_function=function)
+    ), clock
 
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -91,12 +95,12 @@ def test_1000_ids_raced_by_8_workers(make_store):
 # --- processes ------------------------------------------------------------------------------------
 
 
-def _process_admit(barrier, queue) -> None:  # pragma: no cover - runs in a child
+def _process_admit(barrier, queue, admission_function) -> None:  # pragma: no cover - runs in a child
     """A forked child: Django is set up; it opens its own connection to the test database."""
     from op_store.store import DjangoOperationStore
 
     try:
-        store = DjangoOperationStore(scope="processes")
+        store = DjangoOperationStore(scope="processes", admission_function=admission_function)
         store.lookup(0)  # connect before the start line
         barrier.wait(timeout=60)
         queue.put(store.try_admit(99, fingerprint=b"same").outcome.value)
@@ -108,14 +112,19 @@ def _process_admit(barrier, queue) -> None:  # pragma: no cover - runs in a chil
 
 @needs_server
 @pytest.mark.slow
-def test_8_processes_admit_one_id(transactional_db):
+@pytest.mark.parametrize(
+    "admission_function",
+    [False, pytest.param(True, marks=pytest.mark.skipif(not ON_POSTGRES, reason="the function is PostgreSQL's"))],
+    ids=["statement", "function"],
+)
+def test_8_processes_admit_one_id(transactional_db, admission_function):
     # fork (not spawn): the children inherit Django's setup and the test database's name; the
     # parent's connections are closed first so that no child shares a socket with another.
     ctx = multiprocessing.get_context("fork")
     barrier = ctx.Barrier(8)
     queue = ctx.Queue()
     connections.close_all()
-    processes = [ctx.Process(target=_process_admit, args=(barrier, queue)) for _ in range(8)]
+    processes = [ctx.Process(target=_process_admit, args=(barrier, queue, admission_function)) for _ in range(8)]
     for p in processes:
         p.start()
     outcomes = collections.Counter(queue.get(timeout=90) for _ in processes)

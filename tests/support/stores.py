@@ -38,6 +38,9 @@ from op_store.vox.schema import (
 ORM_PARAM = f"orm-{os.environ.get('OP_STORE_TEST_DB', 'sqlite')}"
 #: On PostgreSQL the ORM store runs the suite a second time with its statements prepared.
 PREPARED_PARAM = "orm-postgres-prepared"
+#: On PostgreSQL (also behind PgBouncer) the ORM store runs the suite again admitting through the
+#: admission function (``OP_STORE["ADMISSION_FUNCTION"]``, migration 0003).
+FUNCTION_PARAM = "orm-postgres-function"
 ON_POSTGRES = os.environ.get("OP_STORE_TEST_DB") in ("postgres", "pgbouncer")
 #: A database server (PostgreSQL or MySQL/MariaDB): real concurrent connections.
 ON_SERVER = ON_POSTGRES or os.environ.get("OP_STORE_TEST_DB") == "mysql"
@@ -175,15 +178,20 @@ class MemoryBackend:
 class OrmBackend:
     kind = "orm"
 
-    def __init__(self, clock: FakeClock, *, prepared: bool | None = None) -> None:
+    def __init__(
+        self, clock: FakeClock, *, prepared: bool | None = None, admission_function: bool | None = None
+    ) -> None:
         from op_store.store import DjangoOperationStore
 
         self.clock = clock
         self.prepared = prepared
+        self.admission_function = admission_function
         self._cls = DjangoOperationStore
 
     def make(self, scope: str = ""):
-        return self._cls(scope=scope, clock=self.clock, prepared=self.prepared)
+        return self._cls(
+            scope=scope, clock=self.clock, prepared=self.prepared, admission_function=self.admission_function
+        )
 
     def restart(self, scope: str = ""):
         from op_store.store.orm import schema_cache

@@ -19,6 +19,7 @@ from typing import Any, ClassVar, NoReturn
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import CharField
 
 from op_store.conf import DATABASE_SETTINGS, op_store_settings, reset_on_change
 from op_store.models import Operation, Schema
@@ -30,6 +31,7 @@ from ..common import classify_existing
 from .outcomes import IsolationLimit
 
 __all__ = [
+    "ADMISSION_FUNCTION",
     "DIALECTS",
     "INSERT_COLUMNS",
     "INSERT_SEALED_COLUMNS",
@@ -90,6 +92,9 @@ _ADAPTED = frozenset(
         "expires_at",
     }
 )
+#: The PostgreSQL admission function (``op_store/migrations/0003_admission_function.py``); its
+#: parameters are :data:`INSERT_COLUMNS`, the lock bound and the one-commit mode's lock key.
+ADMISSION_FUNCTION = "op_store_admit"
 #: How often an admission is tried again when a concurrent change hid the row from it.
 _ADMISSION_ATTEMPTS = 5
 
@@ -467,6 +472,16 @@ class PostgresDialect(Dialect):
     def __init__(self, conn: BaseDatabaseWrapper) -> None:
         super().__init__(conn)
         col, t, where = self.col, self.table, self.where
+        # ``OP_STORE["ADMISSION_FUNCTION"]``: the call of ``op_store_admit`` (migration 0003). Typed
+        # placeholders, so that the call resolves to the function whatever types the driver sends
+        # (text, not varchar(n): a cast to varchar(n) would cut a value short instead of failing).
+        types = [
+            "text" if isinstance(self.fields[n], CharField) else str(self.fields[n].db_type(conn))
+            for n in INSERT_COLUMNS
+        ]
+        # CAST, not ``::``: a client-bound -9223372036854775808 would be cast before it is negated.
+        arguments = ", ".join(f"CAST(%s AS {name})" for name in [*types, "text", "bigint"])
+        self.call_admit = f"SELECT * FROM {conn.ops.quote_name(ADMISSION_FUNCTION)}({arguments})"
         row = self.row_columns
         bounded_state = _bounded("%s")
         values = ", ".join(bounded_state if n == "state" else "%s" for n in INSERT_COLUMNS)
@@ -518,6 +533,39 @@ class PostgresDialect(Dialect):
         if not on_sibling:
             return super().delete_statement(owned=owned, on_sibling=False)
         return self.delete_owned_nowait if owned else self.delete_admitted_nowait
+
+    def call_admission_function(
+        self, c: Any, insert: list[Any], lock_key: int | None
+    ) -> tuple[bool | None, StoredRow | None]:
+        """Run ``op_store_admit``: (inserted, the row), (None, None) when another transaction holds
+        ``lock_key`` (the one-commit mode), (False, None) when the row vanished (try again).
+
+        The one-commit mode passes no lock bound: a bound set in the caller's transaction would
+        last into the view's own statements.
+        """
+        c.execute(self.call_admit, [*insert, None if lock_key is not None else self.lock_timeout(), lock_key])
+        found = c.fetchone()
+        if found is None:
+            return False, None
+        if found[0] is None:
+            return None, None
+        return bool(found[0]), self.row(found[1:])
+
+    def admit_by_function(
+        self, cursor: CursorFactory, key: list[Any], insert_params: Callable[[], list[Any]]
+    ) -> tuple[bool, StoredRow | None]:
+        """:meth:`admit` by one call of ``op_store_admit``, which reads the row first (a replay
+        writes nothing) and sees a concurrent insert it conflicted with (no retry loop needed but
+        for a row deleted in between). ``READ_FIRST`` still reads with a plain SELECT before: it
+        costs less than the call on the client (no INSERT parameters to build and send)."""
+        insert = insert_params()
+        for _ in range(_ADMISSION_ATTEMPTS):
+            with cursor() as c:
+                inserted, row = self.call_admission_function(c, insert, None)
+            if row is not None:
+                return bool(inserted), row
+            # The row was deleted between the conflict and the read: try again.
+        self.admission_failed(key)
 
     def admit(
         self, cursor: CursorFactory, key: list[Any], insert_params: Callable[[], list[Any]]

@@ -9,7 +9,9 @@ out while the first runs:
 
 - PostgreSQL: a transaction-scoped advisory lock on the operation (``pg_try_advisory_xact_lock``,
   which PgBouncer's transaction pooling allows), taken without waiting in the statement that
-  inserts; a duplicate that does not get it is told the operation is in flight.
+  inserts; a duplicate that does not get it is told the operation is in flight. With
+  ``ADMISSION_FUNCTION`` that statement is a call of ``op_store_admit`` with the lock's key, which
+  also returns the row a failed insert met (no second SELECT).
 - SQLite: the single writer lock. The INSERT is the transaction's first statement, so it waits for
   the lock for the connection's busy timeout (``OPTIONS["timeout"]``, 5 s by default); a duplicate
   that times out is told the operation is in flight, one that gets the lock after the first
@@ -33,7 +35,7 @@ from op_store.models import Operation
 
 from ..base import Admission, AdmissionOutcome
 from ..common import check_lease, check_operation_id, check_text, fingerprint_digest, new_token
-from .dialects import INSERT_COLUMNS, Dialect, admitted_row, dialect_for
+from .dialects import INSERT_COLUMNS, Dialect, PostgresDialect, StoredRow, admitted_row, dialect_for
 
 if TYPE_CHECKING:
     from datetime import timedelta
@@ -128,47 +130,59 @@ def admit(
     )
     params = [dialect.prep(name, values[name]) for name in INSERT_COLUMNS]
     row_key = dialect.key(store.scope, operation_id)
-    inserted = _insert(store, conn, dialect, params, row_key)
+    inserted, row = _insert(store, conn, dialect, params, row_key)
     if inserted is None:
         return _IN_FLIGHT
     if inserted:
         admission = Admission(AdmissionOutcome.ADMITTED, token, lease_expires_at=lease_expires_at, transactional=True)
         store._admitted(operation_id, admission, method, key, taken_over=False)
         return admission
-    with store.cursor(conn) as cursor:
-        cursor.execute(dialect.select_row, row_key)
-        found = cursor.fetchone()
-    if found is None:  # the conflicting row was deleted since: a retry admits
-        return _IN_FLIGHT
-    return dialect.row(found).classify(digest, now)
+    if row is None:
+        with store.cursor(conn) as cursor:
+            cursor.execute(dialect.select_row, row_key)
+            found = cursor.fetchone()
+        if found is None:  # the conflicting row was deleted since: a retry admits
+            return _IN_FLIGHT
+        row = dialect.row(found)
+    return row.classify(digest, now)
 
 
 def _insert(
     store: DjangoOperationStore, conn: BaseDatabaseWrapper, dialect: Dialect, params: list[Any], row_key: list[Any]
-) -> bool | None:
-    """Inserted (True), a row is there (False), or another transaction holds the operation (None)."""
+) -> tuple[bool | None, StoredRow | None]:
+    """Inserted (True), a row is there (False, with the row when the statement read it), or another
+    transaction holds the operation (None)."""
+    if store.uses_admission_function(dialect):
+        assert isinstance(dialect, PostgresDialect)
+        # One statement: the function reads the row, takes the lock and inserts.
+        with store.cursor(conn) as cursor:
+            inserted, row = dialect.call_admission_function(
+                cursor, params, lock_key(dialect.table, store.scope, row_key[1])
+            )
+        # No row at all: the conflicting row was deleted since; a retry admits.
+        return (None, None) if row is None else (inserted, row)
     if conn.vendor == "postgresql":
         with store.cursor(conn) as cursor:
             cursor.execute(
                 _statements_of(dialect).lock_and_insert, [lock_key(dialect.table, store.scope, row_key[1]), *params]
             )
             got, inserted = cursor.fetchone()
-        return bool(inserted) if got else None
+        return (bool(inserted) if got else None), None
     if conn.vendor == "sqlite":
         try:
             with store.cursor(conn) as cursor:
                 cursor.execute(_statements_of(dialect).insert_ignore, params)
-                return bool(cursor.rowcount == 1)
+                return cursor.rowcount == 1, None
         except OperationalError as exc:
             if "locked" in str(exc) or "busy" in str(exc):
-                return None  # the busy timeout ran out while another transaction wrote
+                return None, None  # the busy timeout ran out while another transaction wrote
             raise
     try:
         with transaction.atomic(using=conn.alias), store.cursor(conn) as cursor:
             cursor.execute(dialect.insert, params)
     except IntegrityError:
-        return False
-    return True
+        return False, None
+    return True, None
 
 
 def waited_out(store: DjangoOperationStore, exc: BaseException) -> bool:

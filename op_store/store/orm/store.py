@@ -12,7 +12,7 @@ import functools
 import logging
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.db import DatabaseError, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -37,7 +37,7 @@ from ..common import (
 )
 from . import in_transaction, maintenance
 from .alias import store_alias
-from .dialects import INSERT_COLUMNS, Dialect, StoredRow, admitted_row, dialect_for
+from .dialects import INSERT_COLUMNS, Dialect, PostgresDialect, StoredRow, admitted_row, dialect_for
 from .prepared import statement_cursor
 from .schemas import DatabaseSchemaSource
 from .sealing import seal
@@ -57,6 +57,8 @@ class DjangoOperationStore(LeasedOperationStore):
     ``scope`` separates clients: operation ids are only unique per client session, so the same id
     in two scopes is two operations. ``clock`` (default ``django.utils.timezone.now``) lets tests
     travel in time; leases and retention are computed from it, not from the database server.
+    ``prepared`` and ``admission_function`` (None: the settings ``PREPARED_STATEMENTS`` and
+    ``ADMISSION_FUNCTION``) choose how this store runs its statements and admits on PostgreSQL.
     """
 
     def __init__(
@@ -66,14 +68,17 @@ class DjangoOperationStore(LeasedOperationStore):
         clock: Callable[[], datetime] | None = None,
         *,
         prepared: bool | None = None,
+        admission_function: bool | None = None,
     ) -> None:
         self.scope = check_scope(scope, SCOPE_MAX_LENGTH)
         if using is not None and not isinstance(using, str):
             raise TypeError(f"using must be a database alias or None, got {using!r}")
-        if prepared is not None and not isinstance(prepared, bool):
-            raise TypeError(f"prepared must be True, False or None, got {prepared!r}")
+        for name, flag in (("prepared", prepared), ("admission_function", admission_function)):
+            if flag is not None and not isinstance(flag, bool):
+                raise TypeError(f"{name} must be True, False or None, got {flag!r}")
         self.using = using
         self.prepared = prepared
+        self.admission_function = admission_function
         self._clock = clock or timezone.now
 
     def __repr__(self) -> str:
@@ -91,6 +96,12 @@ class DjangoOperationStore(LeasedOperationStore):
         ``OP_STORE["PREPARED_STATEMENTS"]``; see :mod:`op_store.store.orm.prepared`)."""
         prepared = op_store_settings.PREPARED_STATEMENTS if self.prepared is None else self.prepared
         return statement_cursor(conn, prepared)
+
+    def uses_admission_function(self, dialect: Dialect) -> bool:
+        """Whether admissions call ``op_store_admit`` (PostgreSQL only): ``admission_function``, else
+        ``OP_STORE["ADMISSION_FUNCTION"]``; see :mod:`op_store.store.orm.dialects`."""
+        wanted = op_store_settings.ADMISSION_FUNCTION if self.admission_function is None else self.admission_function
+        return wanted and isinstance(dialect, PostgresDialect)
 
     # --- the six contract methods ------------------------------------------------------------
 
@@ -175,8 +186,10 @@ class DjangoOperationStore(LeasedOperationStore):
         try:
             row = self._read_first(conn, dialect, operation_id)
             if row is None:
+                by_function = self.uses_admission_function(dialect)
+                admit = cast(PostgresDialect, dialect).admit_by_function if by_function else dialect.admit
                 with bounded(dialect):
-                    inserted, row = dialect.admit(
+                    inserted, row = admit(
                         functools.partial(self.cursor, conn), dialect.key(self.scope, operation_id), params
                     )
             else:
