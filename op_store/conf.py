@@ -179,17 +179,22 @@ def validate(user: dict[str, Any]) -> dict[str, Any]:
 
 
 class OpStoreSettings:
-    """Attribute access to the validated ``OP_STORE`` dict, cached until the setting changes."""
+    """Attribute access to the validated ``OP_STORE`` dict, cached until the setting changes.
+
+    A setting read once is kept as an instance attribute, so later reads (several per request)
+    are plain attribute look-ups that never reach :meth:`__getattr__`; :meth:`reload` drops them.
+    """
 
     def __init__(self) -> None:
         self._values: dict[str, Any] | None = None
 
     def _load(self) -> dict[str, Any]:
-        if self._values is None:
+        values = self._values
+        if values is None:
             from django.conf import settings
 
-            self._values = validate(getattr(settings, "OP_STORE", {}) or {})
-        return self._values
+            values = self._values = validate(getattr(settings, "OP_STORE", {}) or {})
+        return values
 
     def __getattr__(self, key: str) -> Any:
         if key.startswith("_"):
@@ -200,10 +205,14 @@ class OpStoreSettings:
         value = values[key]
         if key in ("SCOPE_RESOLVER", "FINGERPRINT") and not callable(value):
             value = values[key] = as_callable(value, f"OP_STORE[{key!r}]")
+        if self._values is values:  # not reloaded meanwhile (another thread's override_settings)
+            self.__dict__[key] = value
         return value
 
     def reload(self) -> None:
         self._values = None
+        for key in [k for k in self.__dict__ if k != "_values"]:
+            self.__dict__.pop(key, None)
 
 
 op_store_settings = OpStoreSettings()
