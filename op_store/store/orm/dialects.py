@@ -94,6 +94,8 @@ _ADAPTED = frozenset(
 _ADMISSION_ATTEMPTS = 5
 
 _ADMITTED = Operation.State.ADMITTED.value
+#: Stored state text -> OperationState: a dict look-up instead of an Enum call per row read.
+_STATES = {state.value: state for state in OperationState}
 _STATE_INDEX = INSERT_COLUMNS.index("state")
 
 
@@ -356,7 +358,9 @@ class Dialect:
 
     def row(self, values: Sequence[Any]) -> StoredRow:
         """A stored row, converting only what its state needs (a replay reads no lease)."""
-        state = OperationState(values[0])
+        state = _STATES.get(values[0])
+        if state is None:
+            state = OperationState(values[0])  # raises on a value that is no state
         fingerprint = values[2]
         response = values[5]
         if state is OperationState.SEALED:
