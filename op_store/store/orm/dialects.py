@@ -436,7 +436,7 @@ class SqliteDialect(Dialect):
                 c.execute(self.admit_statement, params)
                 found = c.fetchone()
             if found is not None:
-                return True, self.row(found)
+                return True, None  # our own row: the caller knows its values (nothing to convert)
         self.admission_failed(key)
 
     def insert_sealed_row(self, c: Any, params: list[Any]) -> bool:
