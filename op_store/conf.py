@@ -12,6 +12,7 @@ one ``setting_changed`` receiver runs them.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
@@ -187,6 +188,8 @@ class OpStoreSettings:
 
     def __init__(self) -> None:
         self._values: dict[str, Any] | None = None
+        # Orders keeping a value against a reload in another thread (first reads only, never hot).
+        self._lock = threading.Lock()
 
     def _load(self) -> dict[str, Any]:
         values = self._values
@@ -205,14 +208,16 @@ class OpStoreSettings:
         value = values[key]
         if key in ("SCOPE_RESOLVER", "FINGERPRINT") and not callable(value):
             value = values[key] = as_callable(value, f"OP_STORE[{key!r}]")
-        if self._values is values:  # not reloaded meanwhile (another thread's override_settings)
-            self.__dict__[key] = value
+        with self._lock:
+            if self._values is values:  # not reloaded meanwhile (another thread's override_settings)
+                self.__dict__[key] = value
         return value
 
     def reload(self) -> None:
-        self._values = None
-        for key in [k for k in self.__dict__ if k != "_values"]:
-            self.__dict__.pop(key, None)
+        with self._lock:
+            self._values = None
+            for key in [k for k in self.__dict__ if not k.startswith("_")]:
+                del self.__dict__[key]
 
 
 op_store_settings = OpStoreSettings()
