@@ -90,6 +90,8 @@ _ADAPTED = frozenset(
         "expires_at",
     }
 )
+#: Values of a column outside ``_ADAPTED`` that go to the driver as they are.
+_PLAIN_TYPES = (str, int, bool)
 #: How often an admission is tried again when a concurrent change hid the row from it.
 _ADMISSION_ATTEMPTS = 5
 
@@ -310,11 +312,24 @@ class Dialect:
         An aware datetime (what the store's clock gives) goes straight to the backend's adapter, as
         ``DateTimeField.get_db_prep_value`` would send it after checks that only naive values need.
         """
-        if value is None or (name not in _ADAPTED and type(value) in (str, int, bool)):
+        if value is None or (name not in _ADAPTED and type(value) in _PLAIN_TYPES):
             return value
         if name in _DATETIMES and type(value) is datetime and value.tzinfo is not None and settings.USE_TZ:
             return self.conn.ops.adapt_datetimefield_value(value)
         return self.fields[name].get_db_prep_value(value, connection=self.conn, prepared=False)
+
+    def prep_values(self, names: Sequence[str], values: dict[str, Any]) -> list[Any]:
+        """:meth:`prep` of ``values[name]`` for each of ``names``, in order: the parameters of a row.
+
+        Plain text and ints (most columns) are passed inline, without a call of :meth:`prep` each.
+        """
+        prep = self.prep
+        params = []
+        for name in names:
+            value = values[name]
+            plain = value is None or (name not in _ADAPTED and type(value) in _PLAIN_TYPES)
+            params.append(value if plain else prep(name, value))
+        return params
 
     def prep_root_type(self, root: TypeRef) -> Any:
         """The adapted ``root_type`` column value of ``root``, built once per distinct root type."""

@@ -171,7 +171,7 @@ class DjangoOperationStore(LeasedOperationStore):
                 created_at=now,
                 lease_expires_at=lease_expires_at,
             )
-            return [dialect.prep(name, values[name]) for name in INSERT_COLUMNS]
+            return dialect.prep_values(INSERT_COLUMNS, values)
 
         try:
             row = self._read_first(conn, dialect, operation_id)
