@@ -52,8 +52,11 @@ def cursor_from(conn: BaseDatabaseWrapper, create: Callable[[Any], Any]) -> Any:
 def django_request(request: Any) -> HttpRequest:
     """The Django request under a DRF ``Request`` (its ``_request``), or the request itself.
 
-    DRF keeps the wrapped request in ``Request._request``; checked against DRF 3.15-3.18.
+    DRF keeps the wrapped request in ``Request._request``; checked against DRF 3.15-3.18. A Django
+    request is answered at once (several calls per request ask).
     """
+    if isinstance(request, HttpRequest):
+        return request
     inner = getattr(request, "_request", None)
     return inner if isinstance(inner, HttpRequest) else request
 
