@@ -96,6 +96,18 @@ def form_parsed(request: HttpRequest) -> bool:
     return hasattr(request, "_post")
 
 
+def autocommit(conn: BaseDatabaseWrapper) -> bool:
+    """``conn.get_autocommit()``, without its connection check when ``conn`` is connected already.
+
+    ``get_autocommit`` opens the connection if needed and returns ``BaseDatabaseWrapper.autocommit``;
+    once connected that attribute is the answer (checked against Django 4.2-5.2). Asked two or three
+    times per keyed request, each ``get_autocommit`` costing an ``async_unsafe`` check.
+    """
+    if conn.connection is None:
+        return bool(conn.get_autocommit())
+    return bool(conn.autocommit)
+
+
 def open_atomic_blocks(alias: str) -> list[Any]:
     """The ``transaction.atomic`` blocks open on ``alias``, outermost first.
 

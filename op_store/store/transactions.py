@@ -43,7 +43,7 @@ def in_caller_transaction(conn: BaseDatabaseWrapper) -> bool:
         if ignored is None:
             return True
         return any(not ignored(block) for block in _compat.open_atomic_blocks(conn.alias))
-    return not conn.get_autocommit()
+    return not _compat.autocommit(conn)
 
 
 def inside_ignored_block(conn: BaseDatabaseWrapper) -> bool:
