@@ -52,8 +52,11 @@ def cursor_from(conn: BaseDatabaseWrapper, create: Callable[[Any], Any]) -> Any:
 def django_request(request: Any) -> HttpRequest:
     """The Django request under a DRF ``Request`` (its ``_request``), or the request itself.
 
-    DRF keeps the wrapped request in ``Request._request``; checked against DRF 3.15-3.18.
+    DRF keeps the wrapped request in ``Request._request``; checked against DRF 3.15-3.18. A Django
+    request is answered at once (several calls per request ask).
     """
+    if isinstance(request, HttpRequest):
+        return request
     inner = getattr(request, "_request", None)
     return inner if isinstance(inner, HttpRequest) else request
 
@@ -91,6 +94,18 @@ def replace_body_stream(request: HttpRequest, stream: IO[bytes]) -> None:
 def form_parsed(request: HttpRequest) -> bool:
     """Whether ``request.POST`` was parsed already (``HttpRequest._post`` is set; Django 4.2-5.2)."""
     return hasattr(request, "_post")
+
+
+def autocommit(conn: BaseDatabaseWrapper) -> bool:
+    """``conn.get_autocommit()``, without its connection check when ``conn`` is connected already.
+
+    ``get_autocommit`` opens the connection if needed and returns ``BaseDatabaseWrapper.autocommit``;
+    once connected that attribute is the answer (checked against Django 4.2-5.2). Asked two or three
+    times per keyed request, each ``get_autocommit`` costing an ``async_unsafe`` check.
+    """
+    if conn.connection is None:
+        return bool(conn.get_autocommit())
+    return bool(conn.autocommit)
 
 
 def open_atomic_blocks(alias: str) -> list[Any]:

@@ -12,6 +12,7 @@ one ``setting_changed`` receiver runs them.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
@@ -182,17 +183,24 @@ def validate(user: dict[str, Any]) -> dict[str, Any]:
 
 
 class OpStoreSettings:
-    """Attribute access to the validated ``OP_STORE`` dict, cached until the setting changes."""
+    """Attribute access to the validated ``OP_STORE`` dict, cached until the setting changes.
+
+    A setting read once is kept as an instance attribute, so later reads (several per request)
+    are plain attribute look-ups that never reach :meth:`__getattr__`; :meth:`reload` drops them.
+    """
 
     def __init__(self) -> None:
         self._values: dict[str, Any] | None = None
+        # Orders keeping a value against a reload in another thread (first reads only, never hot).
+        self._lock = threading.Lock()
 
     def _load(self) -> dict[str, Any]:
-        if self._values is None:
+        values = self._values
+        if values is None:
             from django.conf import settings
 
-            self._values = validate(getattr(settings, "OP_STORE", {}) or {})
-        return self._values
+            values = self._values = validate(getattr(settings, "OP_STORE", {}) or {})
+        return values
 
     def __getattr__(self, key: str) -> Any:
         if key.startswith("_"):
@@ -203,10 +211,16 @@ class OpStoreSettings:
         value = values[key]
         if key in ("SCOPE_RESOLVER", "FINGERPRINT") and not callable(value):
             value = values[key] = as_callable(value, f"OP_STORE[{key!r}]")
+        with self._lock:
+            if self._values is values:  # not reloaded meanwhile (another thread's override_settings)
+                self.__dict__[key] = value
         return value
 
     def reload(self) -> None:
-        self._values = None
+        with self._lock:
+            self._values = None
+            for key in [k for k in self.__dict__ if not k.startswith("_")]:
+                del self.__dict__[key]
 
 
 op_store_settings = OpStoreSettings()

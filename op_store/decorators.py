@@ -229,11 +229,12 @@ def _wrap(view: Callable[..., Any], options: Options) -> Callable[..., Any]:
 
         wrapper = async_wrapper
     else:
+        async_dispatch = _is_async_dispatch(view)  # fixed for this view: asked once, not per request
 
         def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
             request = _split(args)
             call = _view_call(view, request, args, kwargs)
-            if _in_event_loop() or _is_async_dispatch(view):
+            if async_dispatch or _in_event_loop():
                 # The dispatch of an async class-based view: its result is a coroutine, and the store
                 # must not be called from the event loop.
                 if options.atomic:

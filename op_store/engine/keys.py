@@ -20,6 +20,7 @@ refused rather than taken for a third key. Every refusal is a :class:`MalformedK
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from django.http import HttpRequest
@@ -34,6 +35,9 @@ MAX_KEY_LENGTH = 255
 #: whose limit on digits (4300) would raise a ``ValueError`` that is not a :class:`MalformedKeyError`.
 MAX_OPERATION_ID_DIGITS = 20
 KEY_ID_PREFIX = b"idempotency-key:"
+#: A bare key as most clients send it, checked in one match: visible ASCII without a comma, not
+#: opening with a quote (that is an sf-string).
+_PLAIN_KEY = re.compile(r"[\x21\x23-\x2b\x2d-\x7e][\x21-\x2b\x2d-\x7e]*")
 
 
 class MalformedKeyError(ValueError):
@@ -57,6 +61,8 @@ def operation_id_for_key(key: str) -> int:
 def parse_idempotency_key(value: str) -> str:
     """The key text of an ``Idempotency-Key`` header value, or :class:`MalformedKeyError`."""
     value = value.strip(" \t")
+    if len(value) <= MAX_KEY_LENGTH and _PLAIN_KEY.fullmatch(value) is not None:
+        return value
     if value.startswith('"'):
         key = _parse_sf_string(value)
     else:

@@ -35,7 +35,7 @@ _CHUNK = 64 * 1024
 
 def _frame(*parts: bytes) -> bytes:
     """Length-prefixed parts, so that ("ab", "c") and ("a", "bc") never give the same bytes."""
-    return b"".join(len(p).to_bytes(4, "little") + p for p in parts)
+    return b"".join([len(p).to_bytes(4, "little") + p for p in parts])
 
 
 def request_line(request: HttpRequest) -> bytes:

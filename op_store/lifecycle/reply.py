@@ -79,9 +79,7 @@ def problem_reply(response: HttpResponse) -> HttpReply:
 
 def replay_response(reply: HttpReply) -> HttpResponse:
     """Rebuild the response: same status, stored headers and body, plus ``Idempotent-Replayed: true``."""
-    response = HttpResponse(reply.body, status=reply.status)
-    del response["Content-Type"]  # the stored headers say what it was (or that there was none)
-    for name, value in reply.headers:
-        response[name] = value
-    response[REPLAYED_HEADER] = "true"
+    response = HttpResponse(reply.body, status=reply.status, headers=[*reply.headers, (REPLAYED_HEADER, "true")])
+    if not any(name.lower() == "content-type" for name, _ in reply.headers):
+        del response["Content-Type"]  # Django's default: the reply had none (the stored headers say so)
     return response

@@ -43,11 +43,13 @@ def in_caller_transaction(conn: BaseDatabaseWrapper) -> bool:
         if ignored is None:
             return True
         return any(not ignored(block) for block in _compat.open_atomic_blocks(conn.alias))
-    return not conn.get_autocommit()
+    return not _compat.autocommit(conn)
 
 
 def inside_ignored_block(conn: BaseDatabaseWrapper) -> bool:
     """Whether the outermost transaction on ``conn`` is an ignored block (it never commits)."""
     ignored = _ignored
+    if ignored is None or not conn.in_atomic_block:
+        return False
     blocks = _compat.open_atomic_blocks(conn.alias)
-    return bool(ignored is not None and conn.in_atomic_block and blocks and ignored(blocks[0]))
+    return bool(blocks and ignored(blocks[0]))

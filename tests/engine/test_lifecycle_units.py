@@ -48,6 +48,9 @@ rf = RequestFactory()
         ("  padded\t", "padded"),
         ("a" * 255, "a" * 255),
         ("!#$%&'*+-.^_`|~:/;=", "!#$%&'*+-.^_`|~:/;="),
+        # A quote inside a bare key is a character of it; only a leading one opens an sf-string.
+        ('a"b', 'a"b'),
+        ('a"', 'a"'),
         # A bare comma is what a server makes of two header lines (refused); quoted, it is one key's.
         ('"!#$%&\'*+-.^_`|~:/;,="', "!#$%&'*+-.^_`|~:/;,="),
     ],
@@ -73,6 +76,11 @@ def test_valid_idempotency_keys(header: str, key: str) -> None:
         '"bad\\escape"',
         '"x"trailing',
         '"ctl\x01"',
+        "del\x7f",
+        "\x7f",
+        "nul\x00",
+        "line\nbreak",
+        "trailing\n",
     ],
 )
 def test_malformed_idempotency_keys(header: str) -> None:
@@ -180,6 +188,19 @@ def test_stored_headers_never_include_per_connection_ones() -> None:
 def test_replay_without_stored_content_type_has_none() -> None:
     replay = replay_response(HttpReply(status=204, headers=[], body=b""))
     assert not replay.has_header("Content-Type")
+    assert replay["Idempotent-Replayed"] == "true"
+
+
+def test_replay_keeps_a_stored_content_type_in_any_case_and_the_headers_order() -> None:
+    reply = HttpReply(status=200, headers=[("content-type", "text/csv"), ("X-B", "2"), ("X-A", "1")], body=b"a,b")
+    replay = replay_response(reply)
+    assert replay["Content-Type"] == "text/csv"
+    assert list(replay.items()) == [
+        ("content-type", "text/csv"),
+        ("X-B", "2"),
+        ("X-A", "1"),
+        ("Idempotent-Replayed", "true"),
+    ]
 
 
 # --- fingerprints ----------------------------------------------------------------------------

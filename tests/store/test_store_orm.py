@@ -6,6 +6,7 @@ import logging
 import threading
 from datetime import timedelta
 
+import blake3
 import pytest
 from django.db import connection, connections, transaction
 from django.test.utils import override_settings
@@ -571,3 +572,24 @@ def test_deleting_schemas_sends_schemas_deleted():
         assert len(sent) == 2 and sent[1]["using"] == "default"
     finally:
         schemas_deleted.disconnect(dispatch_uid="test")
+
+
+# --- what a fresh admission writes ---------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_fresh_admission_writes_the_token_lease_and_text_it_answers():
+    """The row's token and values are drawn only when it is inserted: the row must hold what the
+    admission answered, and what the caller passed (the key's NUL escaped as documented)."""
+    store = DjangoOperationStore(scope="fresh-row")
+    admission = store.try_admit(
+        77, fingerprint=b"fp", lease=timedelta(seconds=42), method="POST /pay", key="k\x00", transactional=True
+    )
+    row = Operation.objects.get(scope="fresh-row", operation_id=77)
+    assert admission.admitted and admission.token == row.token != 0
+    assert row.lease_expires_at == admission.lease_expires_at
+    assert row.lease_expires_at - row.created_at == timedelta(seconds=42)
+    assert (row.state, row.method, row.key, row.transactional) == ("admitted", "POST /pay", "k\\x00", True)
+    assert bytes(row.fingerprint) == blake3.blake3(b"fp").digest()
+    again = store.try_admit(77, fingerprint=b"fp")
+    assert again.in_flight and again.token == admission.token

@@ -95,10 +95,14 @@ _ADAPTED = frozenset(
 #: The PostgreSQL admission function (``op_store/migrations/0003_admission_function.py``); its
 #: parameters are :data:`INSERT_COLUMNS`, the lock bound and the one-commit mode's lock key.
 ADMISSION_FUNCTION = "op_store_admit"
+#: Values of a column outside ``_ADAPTED`` that go to the driver as they are.
+_PLAIN_TYPES = (str, int, bool)
 #: How often an admission is tried again when a concurrent change hid the row from it.
 _ADMISSION_ATTEMPTS = 5
 
 _ADMITTED = Operation.State.ADMITTED.value
+#: Stored state text -> OperationState: a dict look-up instead of an Enum call per row read.
+_STATES = {state.value: state for state in OperationState}
 _STATE_INDEX = INSERT_COLUMNS.index("state")
 
 
@@ -313,11 +317,24 @@ class Dialect:
         An aware datetime (what the store's clock gives) goes straight to the backend's adapter, as
         ``DateTimeField.get_db_prep_value`` would send it after checks that only naive values need.
         """
-        if value is None or (name not in _ADAPTED and type(value) in (str, int, bool)):
+        if value is None or (name not in _ADAPTED and type(value) in _PLAIN_TYPES):
             return value
         if name in _DATETIMES and type(value) is datetime and value.tzinfo is not None and settings.USE_TZ:
             return self.conn.ops.adapt_datetimefield_value(value)
         return self.fields[name].get_db_prep_value(value, connection=self.conn, prepared=False)
+
+    def prep_values(self, names: Sequence[str], values: dict[str, Any]) -> list[Any]:
+        """:meth:`prep` of ``values[name]`` for each of ``names``, in order: the parameters of a row.
+
+        Plain text and ints (most columns) are passed inline, without a call of :meth:`prep` each.
+        """
+        prep = self.prep
+        params = []
+        for name in names:
+            value = values[name]
+            plain = value is None or (name not in _ADAPTED and type(value) in _PLAIN_TYPES)
+            params.append(value if plain else prep(name, value))
+        return params
 
     def prep_root_type(self, root: TypeRef) -> Any:
         """The adapted ``root_type`` column value of ``root``, built once per distinct root type."""
@@ -361,7 +378,9 @@ class Dialect:
 
     def row(self, values: Sequence[Any]) -> StoredRow:
         """A stored row, converting only what its state needs (a replay reads no lease)."""
-        state = OperationState(values[0])
+        state = _STATES.get(values[0])
+        if state is None:
+            state = OperationState(values[0])  # raises on a value that is no state
         fingerprint = values[2]
         response = values[5]
         if state is OperationState.SEALED:
@@ -437,7 +456,7 @@ class SqliteDialect(Dialect):
                 c.execute(self.admit_statement, params)
                 found = c.fetchone()
             if found is not None:
-                return True, self.row(found)
+                return True, None  # our own row: the caller knows its values (nothing to convert)
         self.admission_failed(key)
 
     def insert_sealed_row(self, c: Any, params: list[Any]) -> bool:

@@ -128,7 +128,7 @@ def admit(
         created_at=now,
         lease_expires_at=lease_expires_at,
     )
-    params = [dialect.prep(name, values[name]) for name in INSERT_COLUMNS]
+    params = dialect.prep_values(INSERT_COLUMNS, values)
     row_key = dialect.key(store.scope, operation_id)
     inserted, row = _insert(store, conn, dialect, params, row_key)
     if inserted is None:

@@ -170,7 +170,7 @@ class _SealAttempt:
             "created_at": now,
             "lease_expires_at": None,
         }
-        params = [self.dialect.prep(name, values[name]) for name in INSERT_SEALED_COLUMNS[: len(values)]]
+        params = self.dialect.prep_values(INSERT_SEALED_COLUMNS[: len(values)], values)
         return self.dialect.insert_sealed_row(cursor, params + seal_params)
 
     def _why_not_sealed(self, cursor: Any, guards: list[int]) -> tuple[SealOutcome, tuple[Any, ...] | None]:
