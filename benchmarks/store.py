@@ -307,26 +307,20 @@ def _cycles(alias: str, quick: bool) -> list[Row]:
                         note,
                     )
                 )
-        if "django, prepared statements" in medians:
-            rows.append(
-                row(
-                    group,
-                    "admit+seal+get cycle: django, prepared statements / raw, op_store's statements",
-                    medians["django, prepared statements"] / medians["raw, op_store's statements"],
-                    "ratio",
-                    "OP_STORE['PREPARED_STATEMENTS']",
+        for case, against, note in (
+            ("django, prepared statements", "raw, op_store's statements", "OP_STORE['PREPARED_STATEMENTS']"),
+            ("django, admission function", "django", "OP_STORE['ADMISSION_FUNCTION'] vs the CTE, both unprepared"),
+        ):
+            if case in medians:
+                rows.append(
+                    row(
+                        group,
+                        f"admit+seal+get cycle: {case} / {against}",
+                        medians[case] / medians[against],
+                        "ratio",
+                        note,
+                    )
                 )
-            )
-        if "django, admission function" in medians:
-            rows.append(
-                row(
-                    group,
-                    "admit+seal+get cycle: django, admission function / django",
-                    medians["django, admission function"] / medians["django"],
-                    "ratio",
-                    "OP_STORE['ADMISSION_FUNCTION'] vs the CTE, both unprepared",
-                )
-            )
         n, control = statements(alias, django_cycle)
         rows.append(row(group, "statements per cycle: django", n, "stmts", f"+{control} transaction control"))
         rows.append(row(group, "statements per cycle: raw", 3, "stmts", "by construction, 2 commits"))
