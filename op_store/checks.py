@@ -265,7 +265,7 @@ def check_admission_function(app_configs: Any = None, databases: Any = None, **k
     return [
         Warning(
             f"OP_STORE['ADMISSION_FUNCTION'] is on, but database {alias!r} has no function {ADMISSION_FUNCTION} "
-            "on its search_path: every admission would fail.",
+            "on its search_path: op_store admits with its default statement instead (one warning per connection).",
             hint="Apply op_store's migrations (manage.py migrate op_store; 0003 creates it, which needs CREATE on "
             "the schema), or turn the setting off.",
             id="op_store.W011",

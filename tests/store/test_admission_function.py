@@ -7,21 +7,24 @@ that a replay writes nothing, and that the setting is checked and does nothing o
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
-from django.db import connection, connections, transaction
+from django.db import DatabaseError, connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
 from op_store import checks as op_checks
 from op_store.conf import op_store_settings
+from op_store.models import Operation
 from op_store.store import AdmissionOutcome, DjangoOperationStore
 from op_store.store.orm import dialect_for
-from op_store.store.orm.dialects import ADMISSION_FUNCTION, INSERT_COLUMNS, ROW_COLUMNS, admitted_row
+from op_store.store.orm.dialects import ADMISSION_FUNCTION, INSERT_COLUMNS, ROW_COLUMNS, admitted_row, forget_dialects
 from tests.support.stores import ON_POSTGRES, PREPARES, U32, U32_REGISTRY
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -159,6 +162,49 @@ def test_a_replay_writes_nothing(store: DjangoOperationStore) -> None:
         transaction.set_rollback(True)
     assert inserted is False and row is not None and row.response == b"reply"
     assert assigned is None
+
+
+@pytest.fixture
+def without_function() -> Iterator[None]:
+    """Migration 0003 reversed for the test (the function is gone), then applied again."""
+    call_command("migrate", "op_store", "0002", verbosity=0)
+    try:
+        yield
+    finally:
+        call_command("migrate", "op_store", verbosity=0)
+        forget_dialects()  # connections that found no function would keep admitting by the CTE
+
+
+@postgres
+def test_a_missing_function_falls_back_to_the_default_statement_with_one_warning(
+    without_function: None, caplog: Any
+) -> None:
+    store = DjangoOperationStore(scope="missing", admission_function=True)
+    with caplog.at_level(logging.WARNING, logger="op_store"):
+        first = store.try_admit(1)
+        sqls, _ = captured(lambda: store.try_admit(2))
+        store.seal_owned(1, first.token, b"reply", U32, U32_REGISTRY)
+        replay = store.try_admit(1)
+    assert first.outcome is AdmissionOutcome.ADMITTED
+    assert replay.outcome is AdmissionOutcome.SEALED and replay.sealed.response == b"reply"
+    # Once the call failed, the connection admits by the CTE: one statement, no call.
+    assert len(sqls) == 1 and ADMISSION_FUNCTION not in sqls[0] and "INSERT" in sqls[0].upper()
+    warnings = [r for r in caplog.records if ADMISSION_FUNCTION in r.getMessage()]
+    assert len(warnings) == 1 and "op_store.0003" in warnings[0].getMessage()
+
+
+@postgres
+def test_a_missing_function_fails_the_transaction_it_ran_in_and_not_the_next(without_function: None) -> None:
+    store = DjangoOperationStore(scope="missing-in-transaction", admission_function=True)
+
+    def admit() -> Any:
+        with transaction.atomic():
+            return store.admit_in_transaction(4, fingerprint=None, method="POST /x/", key="k")
+
+    with pytest.raises(DatabaseError):  # the transaction is aborted: nothing to fall back in
+        admit()
+    assert admit().outcome is AdmissionOutcome.ADMITTED  # the next one admits by the default statements
+    assert Operation.objects.filter(scope="missing-in-transaction", state=Operation.State.ADMITTED).count() == 1
 
 
 @pytest.mark.skipif(ON_POSTGRES, reason="on PostgreSQL the setting does something")

@@ -9,6 +9,7 @@ better, and :class:`MySqlDialect` does the same for MySQL and MariaDB (docs/depl
 
 from __future__ import annotations
 
+import logging
 import weakref
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -29,6 +30,8 @@ from op_store.vox.schema import TypeRef
 from ..base import Admission, OperationState, SealedResponse, StoreBusyError
 from ..common import classify_existing
 from .outcomes import IsolationLimit
+
+logger = logging.getLogger("op_store")
 
 __all__ = [
     "ADMISSION_FUNCTION",
@@ -472,6 +475,12 @@ class SqliteDialect(Dialect):
         return StoreBusyError(f"op_store: database {self.alias!r} is busy: {message}", in_flight=False)
 
 
+def _sqlstate(exc: DatabaseError) -> str | None:
+    """The SQLSTATE of the driver's error behind Django's (psycopg 3: ``sqlstate``, psycopg2: ``pgcode``)."""
+    cause = exc.__cause__
+    return getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+
+
 class PostgresDialect(Dialect):
     """PostgreSQL: the admission is one statement, and no wait on a locked row lasts longer than
     ``OP_STORE["LOCK_TIMEOUT"]``.
@@ -487,6 +496,8 @@ class PostgresDialect(Dialect):
     vendor = "postgresql"
     #: SQLSTATE lock_not_available: a wait ran into ``lock_timeout``.
     LOCK_NOT_AVAILABLE = "55P03"
+    #: SQLSTATE undefined_function: ``op_store_admit`` is not on the connection's ``search_path``.
+    UNDEFINED_FUNCTION = "42883"
 
     def __init__(self, conn: BaseDatabaseWrapper) -> None:
         super().__init__(conn)
@@ -501,6 +512,8 @@ class PostgresDialect(Dialect):
         # CAST, not ``::``: a client-bound -9223372036854775808 would be cast before it is negated.
         arguments = ", ".join(f"CAST(%s AS {name})" for name in [*types, "text", "bigint"])
         self.call_admit = f"SELECT * FROM {conn.ops.quote_name(ADMISSION_FUNCTION)}({arguments})"
+        #: Set when a call found no function: this connection's admissions use the CTE from then on.
+        self.function_missing = False
         row = self.row_columns
         bounded_state = _bounded("%s")
         values = ", ".join(bounded_state if n == "state" else "%s" for n in INSERT_COLUMNS)
@@ -538,9 +551,7 @@ class PostgresDialect(Dialect):
         return [*params[:2], self.lock_timeout(), *params[2:]]
 
     def busy_error(self, exc: DatabaseError) -> StoreBusyError | None:
-        cause = exc.__cause__
-        code = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
-        if code != self.LOCK_NOT_AVAILABLE:
+        if _sqlstate(exc) != self.LOCK_NOT_AVAILABLE:
             return None
         return StoreBusyError(
             f"op_store: the operation's row stayed locked by another transaction for longer than "
@@ -562,7 +573,19 @@ class PostgresDialect(Dialect):
         The one-commit mode passes no lock bound: a bound set in the caller's transaction would
         last into the view's own statements.
         """
-        c.execute(self.call_admit, [*insert, None if lock_key is not None else self.lock_timeout(), lock_key])
+        try:
+            c.execute(self.call_admit, [*insert, None if lock_key is not None else self.lock_timeout(), lock_key])
+        except DatabaseError as exc:
+            if _sqlstate(exc) == self.UNDEFINED_FUNCTION and not self.function_missing:
+                self.function_missing = True
+                logger.warning(
+                    "op_store: OP_STORE['ADMISSION_FUNCTION'] is on, but database %r has no function %s on "
+                    "its search_path (migration op_store.0003 not applied?): this connection admits with "
+                    "the default statement from now on (op_store.W011, docs/deployment.md).",
+                    self.alias,
+                    ADMISSION_FUNCTION,
+                )
+            raise
         found = c.fetchone()
         if found is None:
             return False, None
@@ -579,8 +602,14 @@ class PostgresDialect(Dialect):
         costs less than the call on the client (no INSERT parameters to build and send)."""
         insert = insert_params()
         for _ in range(_ADMISSION_ATTEMPTS):
-            with cursor() as c:
-                inserted, row = self.call_admission_function(c, insert, None)
+            try:
+                with cursor() as c:
+                    inserted, row = self.call_admission_function(c, insert, None)
+            except DatabaseError:
+                # Without the function, admit by the CTE; not inside a transaction, which the error ended.
+                if not self.function_missing or self.conn.in_atomic_block:
+                    raise
+                return self.admit(cursor, key, lambda: insert)
             if row is not None:
                 return bool(inserted), row
             # The row was deleted between the conflict and the read: try again.

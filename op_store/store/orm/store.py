@@ -100,7 +100,7 @@ class DjangoOperationStore(LeasedOperationStore):
         """Whether admissions call ``op_store_admit`` (PostgreSQL only): ``admission_function``, else
         ``OP_STORE["ADMISSION_FUNCTION"]``; see :mod:`op_store.store.orm.dialects`."""
         wanted = op_store_settings.ADMISSION_FUNCTION if self.admission_function is None else self.admission_function
-        return wanted and isinstance(dialect, PostgresDialect)
+        return wanted and isinstance(dialect, PostgresDialect) and not dialect.function_missing
 
     # --- the six contract methods ------------------------------------------------------------
 
