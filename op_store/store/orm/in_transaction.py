@@ -174,7 +174,7 @@ def _insert(
                 cursor.execute(_statements_of(dialect).insert_ignore, params)
                 return cursor.rowcount == 1, None
         except OperationalError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
+            if dialect.busy_error(exc) is not None:
                 return None, None  # the busy timeout ran out while another transaction wrote
             raise
     try:
